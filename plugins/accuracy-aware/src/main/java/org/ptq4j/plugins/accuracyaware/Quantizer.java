@@ -1,0 +1,105 @@
+package org.ptq4j.plugins.accuracyaware;
+
+import org.ptq4j.spi.Algorithm;
+import org.ptq4j.spi.PipelineContext;
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.param.Params;
+import org.ptq4j.spi.stats.StatisticRequest;
+import org.ptq4j.spi.stats.Statistics;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The base algorithm, re-run on the FP32 model with some layers reverted: a fully reverted layer is
+ * appended to the base's {@code ignored.names} (the quantizer keeps the graph fusable); an
+ * activation-only revert is applied afterwards by {@link ActivationRevert}. Statistics are
+ * collected once per distinct set of requests and reused by every build.
+ */
+final class Quantizer {
+    private final PipelineContext ctx;
+    private final Algorithm base;
+    private final Model fp32;
+    private Map<String, Object> values;
+    private Statistics stats;
+
+    Quantizer(PipelineContext ctx, Algorithm base, Model fp32, Map<String, Object> values, Statistics given) {
+        this.ctx = ctx;
+        this.base = base;
+        this.fp32 = fp32;
+        this.values = plain(values);
+        this.stats = given == null ? Statistics.EMPTY : given;
+    }
+
+    Algorithm base() { return base; }
+
+    Map<String, Object> values() { return values; }
+
+    /** Switches to other base parameters (hyper-parameter tuning), collecting what they need. */
+    void values(Map<String, Object> v) { this.values = plain(v); }
+
+    /** The base's result with {@code reverted} kept FP32 and {@code activationOnly} reading float activations. */
+    Model build(Collection<String> reverted, Collection<String> activationOnly) {
+        Params p = ctx.params(base, withIgnored(values, reverted));
+        ensureStatistics(p);
+        Model m = base.apply(fp32, p, stats, ctx);
+        return ActivationRevert.apply(m, activationOnly);
+    }
+
+    /** Collects (once) any statistic the base needs with parameters {@code p} that is not there yet. */
+    private void ensureStatistics(Params p) {
+        List<StatisticRequest> missing = new ArrayList<>();
+        for (StatisticRequest r : base.statistics(fp32, p, ctx)) if (!stats.has(r)) missing.add(r);
+        if (missing.isEmpty()) return;
+        Dataset calib = ctx.dataset(PipelineContext.CALIBRATION)
+                .orElseThrow(() -> new PtqException("AccuracyAwareQuantization: base algorithm '" + base.name()
+                        + "' needs statistics but the pipeline has no '" + PipelineContext.CALIBRATION + "' dataset"));
+        Statistics more = ctx.collect(fp32, calib, ctx.subset(calib, calib.size(), 0, false), missing);
+        stats = merged(stats, more);
+    }
+
+    private static Statistics merged(Statistics a, Statistics b) {
+        return new Statistics() {
+            @Override public Object get(StatisticRequest r) { return b.has(r) ? b.get(r) : a.get(r); }
+            @Override public boolean has(StatisticRequest r) { return a.has(r) || b.has(r); }
+            @Override public int samples() { return Math.max(a.samples(), b.samples()); }
+        };
+    }
+
+    /** {@code values} with {@code names} appended to {@code ignored.names}. */
+    static Map<String, Object> withIgnored(Map<String, Object> values, Collection<String> names) {
+        Map<String, Object> v = plain(values);
+        if (names.isEmpty()) return v;
+        Map<String, Object> ignored = v.get("ignored") instanceof Map<?, ?> m ? plain(cast(m)) : new LinkedHashMap<>();
+        Set<String> all = new LinkedHashSet<>();
+        if (ignored.get("names") instanceof Collection<?> c) for (Object o : c) all.add(String.valueOf(o));
+        all.addAll(names);
+        ignored.put("names", new ArrayList<>(all));
+        v.put("ignored", ignored);
+        return v;
+    }
+
+    /** A mutable deep copy with nested {@link Params} turned into maps. */
+    static Map<String, Object> plain(Map<String, ?> m) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        if (m == null) return out;
+        for (Map.Entry<String, ?> e : m.entrySet()) {
+            Object val = e.getValue();
+            if (val instanceof Params p) val = plain(p.asMap());
+            else if (val instanceof Map<?, ?> mm) val = plain(cast(mm));
+            else if (val instanceof List<?> l) val = new ArrayList<>(l);
+            out.put(e.getKey(), val);
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> cast(Map<?, ?> m) { return (Map<String, Object>) m; }
+}
