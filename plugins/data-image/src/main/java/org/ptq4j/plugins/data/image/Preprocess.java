@@ -1,0 +1,102 @@
+package org.ptq4j.plugins.data.image;
+
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.tensor.DType;
+import org.ptq4j.spi.tensor.Tensor;
+
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.Raster;
+
+/**
+ * Image to tensor, in this order: pixels (0..255) in the requested color order -> resize (bilinear,
+ * shorter side or exact size) -> center crop -> {@code (v * scale - mean[c]) / std[c]} -> layout
+ * (CHW or HWC) -> dtype. Immutable and thread-safe.
+ *
+ * @param resizeShort shorter side after resizing (0: not this mode)
+ * @param resizeH     exact height after resizing (0: not this mode); {@code resizeW} likewise
+ * @param cropH       center-crop height (0: no crop); {@code cropW} likewise
+ * @param outH        height the model needs (-1: any); {@code outW} likewise
+ */
+record Preprocess(Color color, int resizeShort, int resizeH, int resizeW, int cropH, int cropW, int outH, int outW,
+                  float scale, float[] mean, float[] std, boolean nhwc, DType dtype) {
+
+    /** Channel order of the tensor. GRAY is ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B), as PIL and OpenCV. */
+    enum Color {
+        RGB(3), BGR(3), GRAY(1);
+        final int channels;
+        Color(int channels) { this.channels = channels; }
+    }
+
+    /** The tensor of one decoded image ({@code id} names it in errors). */
+    Tensor apply(BufferedImage img, String id) {
+        int h = img.getHeight(), w = img.getWidth();
+        float[][] planes = planes(img, color);
+        int nh = h, nw = w;
+        if (resizeShort > 0) {
+            // the shorter side becomes resizeShort, the longer one keeps the aspect ratio (truncated, as torchvision)
+            if (h <= w) { nh = resizeShort; nw = (int) ((long) resizeShort * w / h); }
+            else { nw = resizeShort; nh = (int) ((long) resizeShort * h / w); }
+        } else if (resizeH > 0) {
+            nh = resizeH;
+            nw = resizeW;
+        }
+        if (nh != h || nw != w) for (int c = 0; c < planes.length; c++) planes[c] = Resize.bilinear(planes[c], h, w, nh, nw);
+        int top = 0, left = 0, ch = nh, cw = nw;
+        if (cropH > 0) {
+            if (cropH > nh || cropW > nw)
+                throw new PtqException(id + ": image is " + nh + "x" + nw + (nh != h || nw != w ? " after resizing" : "")
+                        + ", smaller than the center crop " + cropH + "x" + cropW);
+            ch = cropH;
+            cw = cropW;
+            top = (int) Math.round((nh - ch) / 2.0);
+            left = (int) Math.round((nw - cw) / 2.0);
+        }
+        if ((outH > 0 && ch != outH) || (outW > 0 && cw != outW))
+            throw new PtqException(id + ": preprocessed image is " + ch + "x" + cw + " (HxW) but the model input needs "
+                    + (outH > 0 ? outH : "?") + "x" + (outW > 0 ? outW : "?") + "; set 'resize' / 'crop'");
+        int cs = planes.length;
+        float[] out = new float[cs * ch * cw];
+        for (int c = 0; c < cs; c++) {
+            float m = mean[mean.length == 1 ? 0 : c], s = std[std.length == 1 ? 0 : c];
+            float[] p = planes[c];
+            for (int y = 0; y < ch; y++) {
+                int src = (y + top) * nw + left;
+                for (int x = 0; x < cw; x++) {
+                    float v = (p[src + x] * scale - m) / s;
+                    out[nhwc ? (y * cw + x) * cs + c : (c * ch + y) * cw + x] = v;
+                }
+            }
+        }
+        long[] shape = nhwc ? new long[]{ch, cw, cs} : new long[]{cs, ch, cw};
+        Tensor t = Tensor.ofFloats(shape, out);
+        return dtype == DType.FLOAT ? t : t.to(dtype);
+    }
+
+    /** The image's pixels as one float plane (0..255) per output channel. */
+    static float[][] planes(BufferedImage img, Color color) {
+        int h = img.getHeight(), w = img.getWidth(), n = h * w;
+        float[][] planes = new float[color.channels][n];
+        Raster r = img.getRaster();
+        boolean gray = img.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_GRAY && r.getNumBands() <= 2;
+        if (gray) {
+            // read samples directly: getRGB would push linear-gray values through an sRGB conversion
+            int[] v = r.getSamples(0, 0, w, h, 0, (int[]) null);
+            int bits = r.getSampleModel().getSampleSize(0);
+            float k = bits == 8 ? 1f : 255f / ((1 << bits) - 1);
+            for (int i = 0; i < n; i++) planes[0][i] = v[i] * k;
+            for (int c = 1; c < planes.length; c++) System.arraycopy(planes[0], 0, planes[c], 0, n);
+            return planes;
+        }
+        int[] argb = img.getRGB(0, 0, w, h, null, 0, w);
+        for (int i = 0; i < n; i++) {
+            int p = argb[i], rr = (p >> 16) & 0xff, gg = (p >> 8) & 0xff, bb = p & 0xff;
+            switch (color) {
+                case RGB -> { planes[0][i] = rr; planes[1][i] = gg; planes[2][i] = bb; }
+                case BGR -> { planes[0][i] = bb; planes[1][i] = gg; planes[2][i] = rr; }
+                case GRAY -> planes[0][i] = 0.299f * rr + 0.587f * gg + 0.114f * bb;
+            }
+        }
+        return planes;
+    }
+}

@@ -1,0 +1,68 @@
+package org.ptq4j.plugins.data.image;
+
+/**
+ * Bilinear resampling of a float plane, as PIL's {@code Image.resize(..., BILINEAR)}: each output
+ * pixel is a triangle-filter average of input pixels around its centre (half-pixel convention),
+ * the filter widened by the shrink factor when downscaling (antialiasing), so downscaled images do
+ * not alias; for upscaling it is plain bilinear interpolation. Separable: rows, then columns.
+ */
+final class Resize {
+    private Resize() {}
+
+    /** Resizes {@code src} ({@code h x w}, row-major) to {@code oh x ow}. */
+    static float[] bilinear(float[] src, int h, int w, int oh, int ow) {
+        if (oh == h && ow == w) return src;
+        Weights wx = weights(w, ow), wy = weights(h, oh);
+        float[] tmp = new float[h * ow];
+        for (int y = 0; y < h; y++) {
+            int row = y * w;
+            for (int x = 0; x < ow; x++) {
+                float acc = 0;
+                int base = x * wx.taps;
+                for (int t = 0; t < wx.count[x]; t++) acc += wx.w[base + t] * src[row + wx.first[x] + t];
+                tmp[y * ow + x] = acc;
+            }
+        }
+        float[] out = new float[oh * ow];
+        for (int y = 0; y < oh; y++) {
+            int base = y * wy.taps;
+            for (int t = 0; t < wy.count[y]; t++) {
+                float k = wy.w[base + t];
+                int row = (wy.first[y] + t) * ow;
+                for (int x = 0; x < ow; x++) out[y * ow + x] += k * tmp[row + x];
+            }
+        }
+        return out;
+    }
+
+    /** For each output index: the first input index, how many taps, and their normalised weights. */
+    private record Weights(int[] first, int[] count, float[] w, int taps) {}
+
+    private static Weights weights(int in, int out) {
+        double scale = (double) in / out;
+        double support = Math.max(scale, 1.0);          // filter half-width in input pixels
+        int taps = (int) Math.ceil(support) * 2 + 1;
+        int[] first = new int[out], count = new int[out];
+        float[] w = new float[out * taps];
+        for (int i = 0; i < out; i++) {
+            double center = (i + 0.5) * scale;
+            int lo = Math.max(0, (int) Math.floor(center - support)), hi = Math.min(in, (int) Math.ceil(center + support));
+            double sum = 0;
+            int n = 0;
+            double[] k = new double[hi - lo];
+            for (int j = lo; j < hi; j++) {
+                double d = Math.abs((j + 0.5 - center) / support);
+                k[j - lo] = d < 1 ? 1 - d : 0;
+                sum += k[j - lo];
+            }
+            // drop zero-weight taps at both ends
+            int a = 0, b = k.length;
+            while (a < b && k[a] == 0) a++;
+            while (b > a && k[b - 1] == 0) b--;
+            first[i] = lo + a;
+            for (int j = a; j < b; j++) w[i * taps + n++] = (float) (k[j] / sum);
+            count[i] = n;
+        }
+        return new Weights(first, count, w, taps);
+    }
+}
