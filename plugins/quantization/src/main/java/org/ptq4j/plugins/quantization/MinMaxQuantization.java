@@ -1,0 +1,132 @@
+package org.ptq4j.plugins.quantization;
+
+import org.pf4j.Extension;
+import org.ptq4j.spi.Algorithm;
+import org.ptq4j.spi.PipelineContext;
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.Report;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.param.ParamSpec;
+import org.ptq4j.spi.param.Params;
+import org.ptq4j.spi.stats.Range;
+import org.ptq4j.spi.stats.RangeSpec;
+import org.ptq4j.spi.stats.StatisticRequest;
+import org.ptq4j.spi.stats.Statistics;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * POT's MinMaxQuantization for ONNX Runtime: static INT8 in QDQ format. Activation ranges come
+ * from the calibration pass ({@link RangeSpec} per quantized activation), weights are quantized
+ * directly from their initializers. Placement: {@link QdqPlan}; arithmetic: {@link QuantMath};
+ * graph rewriting: {@link QdqWriter}.
+ * <p>
+ * Records in {@link Model#annotations()}: {@code ptq.quantized_layers} (names of the quantized
+ * Conv / Gemm / MatMul nodes, FP32 names kept) and {@code ptq.fp32_model} (the input model), and
+ * writes a summary (layers quantized, nodes skipped and why) to the {@link Report} section
+ * named after the algorithm.
+ */
+@Extension
+public class MinMaxQuantization implements Algorithm {
+    public static final String QUANTIZED_LAYERS = "ptq.quantized_layers";
+    public static final String FP32_MODEL = "ptq.fp32_model";
+
+    @Override public String name() { return "MinMaxQuantization"; }
+
+    @Override public String description() {
+        return "static INT8 (uint8 activations, int8 weights) in the QDQ format ONNX Runtime fuses into integer kernels";
+    }
+
+    @Override public List<ParamSpec> parameters() { return QuantConfig.parameters(); }
+
+    @Override
+    public List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
+        QuantConfig cfg = QuantConfig.from(params, name());
+        return requests(QdqPlan.of(model, cfg, name()), cfg);
+    }
+
+    static List<StatisticRequest> requests(QdqPlan plan, QuantConfig cfg) {
+        List<StatisticRequest> r = new ArrayList<>();
+        for (String t : plan.statTensors()) r.add(new StatisticRequest(t, cfg.activations().range()));
+        return r;
+    }
+
+    @Override
+    public Model apply(Model model, Params params, Statistics statistics, PipelineContext context) {
+        return quantize(model, params, statistics, context, name());
+    }
+
+    /** The whole MinMax step; {@code section} names the report section. */
+    static Model quantize(Model model, Params params, Statistics statistics, PipelineContext ctx, String section) {
+        QuantConfig cfg = QuantConfig.from(params, section);
+        QdqPlan plan = QdqPlan.of(model, cfg, section);
+        List<StatisticRequest> requests = requests(plan, cfg);
+        Statistics stats = complete(model, requests, statistics, cfg, ctx);
+        RangeSpec spec = cfg.activations().range();
+        Model out = QdqWriter.write(model, plan, cfg, t -> {
+            Range r = (Range) stats.get(new StatisticRequest(t, spec));
+            if (!Float.isFinite(r.min()) || !Float.isFinite(r.max()))
+                throw new PtqException("tensor '" + t + "': calibration range [" + r.min() + ", " + r.max() + "] is not finite");
+            return r;
+        });
+        List<String> names = new ArrayList<>();
+        for (QdqPlan.Layer l : plan.layers) names.add(l.node().name());
+        out.annotations().put(QUANTIZED_LAYERS, List.copyOf(names));
+        out.annotations().put(FP32_MODEL, model.annotations().getOrDefault(FP32_MODEL, model));
+        report(ctx.report(), section, plan, cfg, stats.samples());
+        return out;
+    }
+
+    /** The given statistics, plus a pass over the calibration data for requests they lack. */
+    private static Statistics complete(Model model, List<StatisticRequest> requests, Statistics given, QuantConfig cfg, PipelineContext ctx) {
+        List<StatisticRequest> missing = new ArrayList<>();
+        for (StatisticRequest r : requests) if (given == null || !given.has(r)) missing.add(r);
+        if (missing.isEmpty()) return given;
+        Dataset ds = ctx.dataset(PipelineContext.CALIBRATION).orElseThrow(() ->
+                new PtqException("quantization needs a '" + PipelineContext.CALIBRATION + "' dataset to measure " + missing.size() + " activation ranges"));
+        int n = Math.min(cfg.subsetSize(), ds.size());
+        Statistics fresh = ctx.collect(model, ds, ctx.subset(ds, n, cfg.seed(), cfg.shuffle()), missing);
+        if (given == null || missing.size() == requests.size()) return fresh;
+        return new Statistics() {
+            @Override public Object get(StatisticRequest r) { return given.has(r) ? given.get(r) : fresh.get(r); }
+            @Override public boolean has(StatisticRequest r) { return given.has(r) || fresh.has(r); }
+            @Override public int samples() { return Math.max(given.samples(), fresh.samples()); }
+        };
+    }
+
+    private static void report(Report report, String section, QdqPlan plan, QuantConfig cfg, int samples) {
+        Map<String, Integer> byType = new TreeMap<>();
+        for (QdqPlan.Layer l : plan.layers) byType.merge(l.node().opType(), 1, Integer::sum);
+        report.put(section, "quantized layers", plan.layers.size() + " " + byType);
+        report.put(section, "other integer ops", plan.quantizedOther.size());
+        report.put(section, "activation Q/DQ", plan.points.size());
+        report.put(section, "skipped", plan.skipped.size());
+        report.put(section, "weights", (cfg.weights().symmetric() ? "symmetric" : "asymmetric") + " int" + cfg.weights().bits()
+                + (plan.layers.stream().anyMatch(l -> l.axis() >= 0) ? " per-channel" : " per-tensor"));
+        report.put(section, "activations", (cfg.activations().symmetric() ? "symmetric" : "asymmetric") + " uint" + cfg.activations().bits());
+        report.put(section, "calibration samples", samples);
+        for (Map.Entry<String, String> e : plan.skipped.entrySet()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("node", e.getKey());
+            row.put("reason", e.getValue());
+            report.row(section, "skipped", row);
+        }
+        if (plan.perChannelFallback)
+            report.note(section, "per-channel weights need opset >= 13; this model's opset is lower, weights were quantized per tensor");
+        if (!plan.unmatched.isEmpty())
+            report.note(section, "ignored entries matching no node: " + String.join(", ", plan.unmatched));
+    }
+
+    /** Node names of a quantized model's layers, as recorded by this algorithm (empty when absent). */
+    @SuppressWarnings("unchecked")
+    public static List<String> quantizedLayers(Model m) {
+        Object v = m.annotations().get(QUANTIZED_LAYERS);
+        return v == null ? List.of() : (List<String>) v;
+    }
+
+}

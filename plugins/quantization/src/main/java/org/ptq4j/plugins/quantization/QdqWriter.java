@@ -1,0 +1,161 @@
+package org.ptq4j.plugins.quantization;
+
+import org.ptq4j.spi.model.Attribute;
+import org.ptq4j.spi.model.Graph;
+import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.model.Node;
+import org.ptq4j.spi.stats.Range;
+import org.ptq4j.spi.tensor.DType;
+import org.ptq4j.spi.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Rewrites a copy of the FP32 model according to a {@link QdqPlan}: Q/DQ pairs on activations,
+ * int8 weight initializers behind DQ, int32 biases behind DQ, fused Relus removed.
+ * New names derive from the tensor they quantize ({@code <t>_quantized}, {@code <t>_scale} ...),
+ * nodes are inserted before their first reader: the output is deterministic.
+ */
+final class QdqWriter {
+    private final Graph g;
+    private final QdqPlan plan;
+    private final QuantConfig cfg;
+    private final Map<String, QuantMath.QParams> params = new HashMap<>();
+    /** DQ output name -> the point (its {@code replaced} tensor) it dequantizes. */
+    private final Map<String, String> dqToPoint = new HashMap<>();
+
+    private QdqWriter(Graph g, QdqPlan plan, QuantConfig cfg) {
+        this.g = g;
+        this.plan = plan;
+        this.cfg = cfg;
+    }
+
+    /** The quantized copy of {@code fp32}; {@code ranges} maps a point's stat tensor to its range. */
+    static Model write(Model fp32, QdqPlan plan, QuantConfig cfg, Function<String, Range> ranges) {
+        Model m = fp32.copy();
+        Graph g = m.graph();
+        QdqWriter w = new QdqWriter(g, plan, cfg);
+        w.params(ranges);
+        // fused Relus go first: their readers are rewired to the DQ output below
+        List<Node> relus = new ArrayList<>();
+        for (QdqPlan.Point p : plan.points.values()) if (p.fusedRelu() != null) g.node(p.fusedRelu()).ifPresent(relus::add);
+        g.removeNodes(relus);
+        for (QdqPlan.Point p : plan.points.values()) w.activation(p);
+        for (QdqPlan.Layer l : plan.layers) w.layer(l);
+        g.removeUnusedInitializers();
+        g.sortTopologically();
+        return m;
+    }
+
+    private void params(Function<String, Range> ranges) {
+        QuantConfig.Side a = cfg.activations();
+        for (QdqPlan.Point p : plan.points.values()) {
+            if (p.stat() == null) continue;
+            Range r = ranges.apply(p.stat());
+            float lo = p.nonNegative() ? 0f : r.min();
+            float hi = r.max();
+            params.put(p.replaced(), QuantMath.activation(lo, hi, a.symmetric(), a.bits()));
+        }
+        for (QdqPlan.Point p : plan.points.values()) {
+            if (p.stat() == null) params.put(p.replaced(), params.get(plan.root(p).replaced()));
+        }
+    }
+
+    /** Q -> DQ on one activation tensor; every reader of the tensor reads the DQ output. */
+    private void activation(QdqPlan.Point p) {
+        QuantMath.QParams qp = params.get(p.replaced());
+        String base = p.replaced();
+        List<Node> readers = new ArrayList<>(g.consumers(p.replaced()));
+        String scale = g.uniqueName(base + "_scale");
+        String zp = g.uniqueName(base + "_zero_point");
+        g.initializers().put(scale, Tensor.scalarFloat(qp.scale()));
+        g.initializers().put(zp, Tensor.ofBytes(DType.UINT8, new long[0], new byte[]{(byte) qp.zeroPoint()}));
+        String q = g.uniqueName(base + "_quantized");
+        String dq = g.uniqueName(base + "_dequantized");
+        dqToPoint.put(dq, p.replaced());
+        Node qn = Node.of(g.uniqueName(base + "_QuantizeLinear"), "QuantizeLinear", List.of(p.input(), scale, zp), List.of(q));
+        Node dqn = Node.of(g.uniqueName(base + "_DequantizeLinear"), "DequantizeLinear", List.of(q, scale, zp), List.of(dq));
+        Node anchor = readers.isEmpty() ? null : readers.get(0);
+        for (Node n : g.nodes()) if (readers.contains(n)) { anchor = n; break; }
+        if (anchor == null) { g.addNode(qn); g.addNode(dqn); }
+        else { g.addNodeBefore(anchor, qn); g.addNodeBefore(anchor, dqn); }
+        for (Node r : readers) {
+            List<String> in = r.inputs();
+            for (int i = 0; i < in.size(); i++) if (in.get(i).equals(p.replaced())) in.set(i, dq);
+        }
+        if (!p.input().equals(p.replaced()) && g.isGraphOutput(p.replaced()))
+            throw new IllegalStateException("fused Relu output '" + p.replaced() + "' is a graph output");
+        g.touch();
+    }
+
+    /** int8 weight (+ int32 bias) behind DequantizeLinear for one layer. */
+    private void layer(QdqPlan.Layer l) {
+        Node n = findByOutput(l.node().output(0));
+        QuantConfig.Side ws = cfg.weights();
+        Tensor w = g.initializer(l.weight()).orElseThrow();
+        QuantMath.QWeights qw = QuantMath.weights(w.floats(), w.shape(), l.axis(), ws.symmetric(), ws.bits(), ws.range());
+        String base = l.weight().equals(n.input(1)) ? uniqueBase(n, l.weight()) : l.weight();
+        boolean perChannel = l.axis() >= 0;
+        long[] cshape = perChannel ? new long[]{qw.scales().length} : new long[0];
+        String wq = g.uniqueName(base + "_quantized");
+        String ws_ = g.uniqueName(base + "_scale");
+        String wz = g.uniqueName(base + "_zero_point");
+        g.initializers().put(wq, Tensor.ofBytes(DType.INT8, w.shape(), qw.values()));
+        g.initializers().put(ws_, Tensor.ofFloats(cshape, qw.scales()));
+        byte[] zpb = new byte[qw.zeroPoints().length];
+        for (int i = 0; i < zpb.length; i++) zpb[i] = (byte) qw.zeroPoints()[i];
+        g.initializers().put(wz, Tensor.ofBytes(DType.INT8, cshape, zpb));
+        String wdq = g.uniqueName(base + "_dequantized");
+        Node dqn = Node.of(g.uniqueName(base + "_DequantizeLinear"), "DequantizeLinear", List.of(wq, ws_, wz), List.of(wdq));
+        if (perChannel) dqn.set(Attribute.of("axis", (long) l.axis()));
+        g.addNodeBefore(n, dqn);
+        n.inputs().set(1, wdq);
+        bias(n, qw, perChannel);
+        g.touch();
+    }
+
+    /** Conv / Gemm bias as int32 with scale {@code s_x * s_w[c]}, when the bias is a 1-D (or 1xN) float initializer. */
+    private void bias(Node n, QuantMath.QWeights qw, boolean perChannel) {
+        if (n.opType().equals("MatMul") || n.inputs().size() < 3 || n.input(2).isEmpty()) return;
+        if (n.opType().equals("Gemm") && (n.attrFloat("alpha", 1f) != 1f || n.attrFloat("beta", 1f) != 1f)) return;
+        Tensor b = g.initializer(n.input(2)).orElse(null);
+        if (b == null || b.dtype() != DType.FLOAT) return;
+        long[] s = b.shape();
+        long len = b.numElements();
+        boolean vector = s.length == 1 || (s.length == 2 && s[0] == 1);
+        if (!vector || (perChannel && len != qw.scales().length)) return;
+        QuantMath.QParams xp = params.get(dqToPoint.getOrDefault(n.input(0), ""));
+        if (xp == null) return;
+        float[] scales = new float[(int) len];
+        int[] q = QuantMath.bias(b.floats(), xp.scale(), qw.scales(), scales);
+        String base = n.input(2);
+        String bq = g.uniqueName(base + "_quantized");
+        String bs = g.uniqueName(base + "_scale");
+        String bz = g.uniqueName(base + "_zero_point");
+        g.initializers().put(bq, Tensor.ofInts(new long[]{len}, q));
+        if (perChannel) g.initializers().put(bs, Tensor.ofFloats(new long[]{len}, scales));
+        else g.initializers().put(bs, Tensor.scalarFloat(scales[0]));
+        g.initializers().put(bz, perChannel ? Tensor.ofInts(new long[]{len}, new int[(int) len]) : Tensor.ofInts(new long[0], new int[1]));
+        String bdq = g.uniqueName(base + "_dequantized");
+        Node dqn = Node.of(g.uniqueName(base + "_DequantizeLinear"), "DequantizeLinear", List.of(bq, bs, bz), List.of(bdq));
+        if (perChannel) dqn.set(Attribute.of("axis", 0L));
+        g.addNodeBefore(n, dqn);
+        n.inputs().set(2, bdq);
+    }
+
+    /** Name base for a layer's weight: the weight's name, or the node's name when the weight is shared. */
+    private String uniqueBase(Node n, String weight) {
+        int readers = 0;
+        for (QdqPlan.Layer l : plan.layers) if (l.weight().equals(weight)) readers++;
+        return readers > 1 ? n.name() + "_" + weight : weight;
+    }
+
+    private Node findByOutput(String out) {
+        for (Node n : g.nodes()) if (n.outputs().contains(out)) return n;
+        throw new IllegalStateException("layer producing '" + out + "' not found");
+    }
+}
