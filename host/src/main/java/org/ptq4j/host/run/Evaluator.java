@@ -1,0 +1,59 @@
+package org.ptq4j.host.run;
+
+import org.ptq4j.spi.Batch;
+import org.ptq4j.spi.Evaluation;
+import org.ptq4j.spi.Progress;
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.engine.InferenceEngine;
+import org.ptq4j.spi.engine.Session;
+import org.ptq4j.spi.engine.SessionOptions;
+import org.ptq4j.spi.metric.Metric;
+import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.tensor.Tensor;
+
+import java.util.List;
+import java.util.Map;
+
+/** Runs a model (and its reference when the metric needs one) over samples, feeding the metric's accumulator. */
+final class Evaluator {
+    private final HostContext ctx;
+    private final InferenceEngine engine;
+    private final int threads;
+    private final int batchSize;
+
+    Evaluator(HostContext ctx, InferenceEngine engine, int threads, int batchSize) {
+        this.ctx = ctx;
+        this.engine = engine;
+        this.threads = threads;
+        this.batchSize = batchSize;
+    }
+
+    Evaluation run(Model model, Model reference, Metric metric, Dataset dataset, int[] indices) {
+        if (indices.length == 0) throw new PtqException("the evaluation dataset is empty");
+        if (metric.needsAnnotations() && !dataset.annotated())
+            throw new PtqException("metric '" + metric.name() + "' needs annotated data (labels), but the dataset has none");
+        if (metric.needsReference() && reference == null)
+            throw new PtqException("metric '" + metric.name() + "' compares with a reference model, but none was given");
+        SessionOptions so = SessionOptions.defaults().withThreads(threads);
+        double[] perSample = new double[indices.length];
+        Metric.Accumulator acc = metric.newAccumulator();
+        int bs = Feeds.batchSize(model, batchSize);
+        try (Session s = engine.open(model, so);
+             Session r = metric.needsReference() ? engine.open(reference, so) : null;
+             Progress p = ctx.progress("Evaluating " + metric.name(), indices.length)) {
+            int pos = 0;
+            for (Batch b : ctx.batches(dataset, indices, bs)) {
+                Map<String, Tensor> feeds = Feeds.match(model, b.inputs());
+                Map<String, Tensor> out = s.run(feeds);
+                Map<String, Tensor> ref = r == null ? null : r.run(Feeds.match(reference, b.inputs()));
+                List<Tensor> ann = metric.needsAnnotations() ? b.annotations() : null;
+                double[] v = acc.update(out, ref, ann);
+                System.arraycopy(v, 0, perSample, pos, v.length);
+                pos += b.size();
+                p.advance(b.size());
+            }
+        }
+        return new Evaluation(metric.name(), acc.value(), perSample, indices.length);
+    }
+}
