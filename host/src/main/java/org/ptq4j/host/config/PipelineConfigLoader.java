@@ -1,0 +1,198 @@
+package org.ptq4j.host.config;
+
+import org.ptq4j.host.plugins.Registry;
+import org.ptq4j.spi.Algorithm;
+import org.ptq4j.spi.PipelineContext;
+import org.ptq4j.spi.data.DatasetFactory;
+import org.ptq4j.spi.metric.MetricFactory;
+import org.ptq4j.spi.param.ParamSpec;
+import org.ptq4j.spi.param.Params;
+import org.yaml.snakeyaml.nodes.MappingNode;
+import org.yaml.snakeyaml.nodes.Node;
+import org.yaml.snakeyaml.nodes.NodeTuple;
+import org.yaml.snakeyaml.nodes.ScalarNode;
+import org.yaml.snakeyaml.nodes.SequenceNode;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * Reads and validates a pipeline YAML file completely before anything runs:
+ * <pre>
+ * model: models/fmnist_cnn.onnx              # required, relative to this file's folder
+ * output: out/fmnist_cnn_int8.onnx           # required
+ * engine: {threads: 1, batch_size: 32}       # optional
+ * datasets:                                  # roles: calibration, validation
+ *   calibration: {type: numpy, path: data/calib.npy}
+ * metric: {type: accuracy}                   # optional
+ * pipeline:                                  # one or more steps, applied in order
+ *   - algorithm: DefaultQuantization
+ *     params: {preset: performance}
+ * </pre>
+ * All problems are collected and thrown together as a {@link ConfigException}.
+ */
+public final class PipelineConfigLoader {
+    static final List<String> ROLES = List.of(PipelineContext.CALIBRATION, PipelineContext.VALIDATION);
+    static final List<ParamSpec> TOP = List.of(
+            ParamSpec.path("model", "the FP32 ONNX model to quantize").asRequired(),
+            ParamSpec.path("output", "where the quantized model is written").asRequired(),
+            ParamSpec.map("engine", "inference settings",
+                    ParamSpec.integer("threads", 1, "intra-op threads per session (0: ONNX Runtime default)").withRange(0d, 256d),
+                    ParamSpec.integer("batch_size", 32, "samples per inference call").withRange(1d, 65536d)));
+
+    private final Registry registry;
+    private final Function<String, String> env;
+
+    public PipelineConfigLoader(Registry registry) { this(registry, System::getenv); }
+
+    public PipelineConfigLoader(Registry registry, Function<String, String> env) {
+        this.registry = registry;
+        this.env = env;
+    }
+
+    public PipelineConfig load(Path file) {
+        Path abs = file.toAbsolutePath().normalize();
+        List<ConfigError> errors = new ArrayList<>();
+        if (!Files.isRegularFile(abs)) throw new ConfigException(abs, List.of(new ConfigError("", 0, "pipeline file not found")));
+        Node root = SafeYaml.parse(abs, errors);
+        if (!errors.isEmpty()) throw new ConfigException(abs, errors);
+        if (!(root instanceof MappingNode top)) {
+            throw new ConfigException(abs, List.of(new ConfigError("", SafeYaml.line(root),
+                    "expected a map with keys model, output, datasets, metric, pipeline")));
+        }
+        Path base = abs.getParent();
+        SafeYaml yaml = new SafeYaml(env);
+        ParamValidator v = new ParamValidator(yaml, base, errors);
+        Map<String, Object> values = v.validate(top, TOP, "", 1, Set.of("datasets", "metric", "pipeline"));
+        Map<String, NodeTuple> entries = yaml.entries(top, "", new ArrayList<>());
+
+        Map<String, PipelineConfig.DatasetConfig> datasets = new LinkedHashMap<>();
+        NodeTuple ds = entries.get("datasets");
+        if (ds != null) {
+            if (ds.getValueNode() instanceof MappingNode m) {
+                for (var e : yaml.entries(m, "datasets", errors).entrySet()) {
+                    String path = "datasets." + e.getKey();
+                    if (!ROLES.contains(e.getKey())) {
+                        errors.add(new ConfigError(path, SafeYaml.line(e.getValue().getKeyNode()),
+                                "unknown dataset role '" + e.getKey() + "'" + Names.hint(e.getKey(), ROLES, "roles")));
+                        continue;
+                    }
+                    Typed<DatasetFactory> t = typed(e.getValue().getValueNode(), path, "dataset", yaml, errors, registry.datasets().keySet(),
+                            registry::dataset, DatasetFactory::parameters, v);
+                    if (t != null) datasets.put(e.getKey(), new PipelineConfig.DatasetConfig(e.getKey(), t.plugin, t.params));
+                }
+            } else errors.add(new ConfigError("datasets", SafeYaml.line(ds.getValueNode()), "expected a map of role: {type: ..., ...}"));
+        }
+
+        PipelineConfig.MetricConfig metric = null;
+        NodeTuple mt = entries.get("metric");
+        if (mt != null) {
+            Typed<MetricFactory> t = typed(mt.getValueNode(), "metric", "metric", yaml, errors, registry.metrics().keySet(),
+                    registry::metric, MetricFactory::parameters, v);
+            if (t != null) metric = new PipelineConfig.MetricConfig(t.plugin, t.params);
+        }
+
+        List<PipelineConfig.Step> steps = new ArrayList<>();
+        NodeTuple pl = entries.get("pipeline");
+        if (pl == null) {
+            errors.add(new ConfigError("pipeline", 0, "missing required key: a list of steps such as '- algorithm: DefaultQuantization'"));
+        } else if (!(pl.getValueNode() instanceof SequenceNode seq) || seq.getValue().isEmpty()) {
+            errors.add(new ConfigError("pipeline", SafeYaml.line(pl.getValueNode()), "expected a non-empty list of steps such as '- algorithm: DefaultQuantization'"));
+        } else {
+            for (int i = 0; i < seq.getValue().size(); i++) {
+                PipelineConfig.Step s = step(seq.getValue().get(i), "pipeline[" + i + "]", yaml, v, errors);
+                if (s != null) steps.add(s);
+            }
+        }
+
+        Path model = (Path) values.get("model"), output = (Path) values.get("output");
+        if (model != null && !Files.isRegularFile(model)) errors.add(new ConfigError("model", line(entries, "model"), "not a file: " + model));
+        if (output != null) checkOutput(output, model, line(entries, "output"), errors);
+        if (!errors.isEmpty()) throw new ConfigException(abs, errors);
+        Params eng = new Params(castMap(values.get("engine")));
+        return new PipelineConfig(abs, base, model, output, new PipelineConfig.Engine(eng.getInt("threads"), eng.getInt("batch_size")),
+                datasets, metric, steps);
+    }
+
+    /** The output must differ from the input and its folder must be creatable and writable. */
+    static void checkOutput(Path output, Path model, int line, List<ConfigError> errors) {
+        if (output.equals(model)) { errors.add(new ConfigError("output", line, "must differ from the input model (inputs are never overwritten)")); return; }
+        if (Files.isDirectory(output)) { errors.add(new ConfigError("output", line, output + " is a folder; expected a file name such as model_int8.onnx")); return; }
+        Path d = output.getParent();
+        while (d != null && !Files.exists(d)) d = d.getParent();
+        if (d == null || !Files.isDirectory(d) || !Files.isWritable(d))
+            errors.add(new ConfigError("output", line, "cannot write " + output + ": " + (d == null ? "no existing parent folder" : d + " is not a writable folder")));
+    }
+
+    private PipelineConfig.Step step(Node n, String path, SafeYaml yaml, ParamValidator v, List<ConfigError> errors) {
+        if (!(n instanceof MappingNode m)) {
+            errors.add(new ConfigError(path, SafeYaml.line(n), "expected a step: {algorithm: <name>, params: {...}}"));
+            return null;
+        }
+        Map<String, NodeTuple> e = yaml.entries(m, path, errors);
+        for (String k : e.keySet()) if (!k.equals("algorithm") && !k.equals("params"))
+            errors.add(new ConfigError(path + "." + k, SafeYaml.line(e.get(k).getKeyNode()), "unknown key '" + k + "'" + Names.hint(k, List.of("algorithm", "params"), "valid keys")));
+        NodeTuple a = e.get("algorithm");
+        if (a == null || !(a.getValueNode() instanceof ScalarNode an)) {
+            errors.add(new ConfigError(path + ".algorithm", SafeYaml.line(n), "missing required key: the algorithm name; installed: " + String.join(", ", registry.algorithms().keySet())));
+            return null;
+        }
+        String name = an.getValue();
+        Optional<Algorithm> alg = registry.algorithm(name);
+        if (alg.isEmpty()) {
+            errors.add(new ConfigError(path + ".algorithm", SafeYaml.line(an), "unknown algorithm '" + name + "'" + suggestion(name, registry.algorithms().keySet())));
+            return null;
+        }
+        NodeTuple p = e.get("params");
+        MappingNode pm = null;
+        if (p != null && p.getValueNode() instanceof MappingNode mm) pm = mm;
+        else if (p != null && !(p.getValueNode() instanceof ScalarNode s && s.getValue().isEmpty())) {
+            errors.add(new ConfigError(path + ".params", SafeYaml.line(p.getValueNode()), "expected a map of parameter: value"));
+            return null;
+        }
+        Map<String, Object> vals = v.validate(pm, alg.get().parameters(), path + ".params", SafeYaml.line(n), Set.of());
+        return new PipelineConfig.Step(alg.get(), new Params(vals), SafeYaml.line(n));
+    }
+
+    private record Typed<T>(T plugin, Params params) {}
+
+    private <T> Typed<T> typed(Node n, String path, String what, SafeYaml yaml, List<ConfigError> errors, Collection<String> installed,
+                               Function<String, Optional<T>> lookup, Function<T, List<ParamSpec>> specs, ParamValidator v) {
+        if (!(n instanceof MappingNode m)) {
+            errors.add(new ConfigError(path, SafeYaml.line(n), "expected a map with a 'type' key and the " + what + "'s parameters"));
+            return null;
+        }
+        NodeTuple t = yaml.entries(m, path, new ArrayList<>()).get("type");
+        if (t == null || !(t.getValueNode() instanceof ScalarNode ts)) {
+            errors.add(new ConfigError(path + ".type", SafeYaml.line(n), "missing required key: the " + what + " type; installed: " + String.join(", ", installed)));
+            return null;
+        }
+        Optional<T> plugin = lookup.apply(ts.getValue());
+        if (plugin.isEmpty()) {
+            errors.add(new ConfigError(path + ".type", SafeYaml.line(ts), "unknown " + what + " type '" + ts.getValue() + "'" + suggestion(ts.getValue(), installed)));
+            return null;
+        }
+        return new Typed<>(plugin.get(), new Params(v.validate(m, specs.apply(plugin.get()), path, SafeYaml.line(n), Set.of("type"))));
+    }
+
+    static String suggestion(String given, Collection<String> installed) {
+        String near = Names.nearest(given, installed).map(x -> "; did you mean '" + x + "'?").orElse("");
+        return near + "; installed: " + (installed.isEmpty() ? "none" : String.join(", ", installed.stream().sorted().toList()));
+    }
+
+    private static int line(Map<String, NodeTuple> entries, String key) {
+        NodeTuple t = entries.get(key);
+        return t == null ? 0 : SafeYaml.line(t.getValueNode());
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> castMap(Object o) { return o == null ? Map.of() : (Map<String, Object>) o; }
+}
