@@ -1,0 +1,173 @@
+package org.ptq4j.plugins.data.numpy;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ptq4j.host.testing.TestAssets;
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.data.DatasetContext;
+import org.ptq4j.spi.data.Sample;
+import org.ptq4j.spi.io.Npy;
+import org.ptq4j.spi.model.ValueInfo;
+import org.ptq4j.spi.param.Params;
+import org.ptq4j.spi.tensor.DType;
+import org.ptq4j.spi.tensor.Tensor;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class NumpyDatasetTest {
+    static List<ValueInfo> inputs;
+
+    @BeforeAll
+    static void modelInputs() throws Exception {
+        try (Ort ort = new Ort(TestAssets.model("fmnist_cnn.onnx"))) { inputs = ort.inputs(); }
+    }
+
+    static DatasetContext context(List<ValueInfo> in) {
+        return new DatasetContext() {
+            @Override public List<ValueInfo> modelInputs() { return in; }
+            @Override public Path baseDir() { return TestAssets.shared().resolve("data"); }
+        };
+    }
+
+    /** The normalisation the shared models want, as dataset parameters. */
+    static Map<String, Object> fmnist(Object path) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("path", path);
+        p.put("scale", 1 / 255.0);
+        p.put("mean", List.of(0.2860));
+        p.put("std", List.of(0.3530));
+        return p;
+    }
+
+    static Dataset open(Map<String, Object> params) {
+        return new NumpyDatasetFactory().open(new Params(params), context(inputs));
+    }
+
+    @Test
+    void fmnistTestSplitGivesTheReferenceAccuracy() throws Exception {
+        Map<String, Object> p = fmnist("fmnist-test-10k-u8.npy");
+        p.put("labels", "fmnist-test-10k-labels.npy");
+        try (Dataset ds = open(p); Ort ort = new Ort(TestAssets.model("fmnist_cnn.onnx"))) {
+            assertEquals(10_000, ds.size());
+            assertTrue(ds.annotated());
+            int correct = 0, batch = 500;
+            for (int from = 0; from < ds.size(); from += batch) {
+                List<Tensor> xs = new ArrayList<>();
+                List<Long> ys = new ArrayList<>();
+                for (int i = from; i < from + batch; i++) {
+                    Sample s = ds.get(i);
+                    xs.add(s.inputs().get("input"));
+                    ys.add(s.annotation().longs()[0]);
+                }
+                Tensor x = Tensor.stack(xs);
+                assertEquals(DType.FLOAT, x.dtype());
+                float[][] logits = ort.logits("input", x.floats(), x.shape());
+                for (int i = 0; i < batch; i++) if (Ort.argmax(logits[i]) == ys.get(i)) correct++;
+            }
+            assertEquals(0.9043, correct / 10_000.0, 1e-9);
+        }
+    }
+
+    @Test
+    void normalisedPixelsEqualTheSharedNormalisedFile() {
+        Tensor expected = TestAssets.npy("fmnist-calib-300.npy");
+        try (Dataset ds = open(fmnist("fmnist-calib-300-u8.npy"))) {
+            assertEquals(300, ds.size());
+            assertFalse(ds.annotated());
+            float max = 0;
+            for (int i = 0; i < 300; i++) {
+                Sample s = ds.get(i);
+                assertEquals("fmnist-calib-300-u8.npy[" + i + "]", s.id());
+                assertArrayEquals(new long[]{1, 28, 28}, s.inputs().get("input").shape());
+                float[] a = s.inputs().get("input").floats(), b = expected.slice0(i, i + 1).floats();
+                for (int j = 0; j < a.length; j++) max = Math.max(max, Math.abs(a[j] - b[j]));
+            }
+            assertTrue(max < 1e-5, "max difference " + max);
+        }
+        // already-normalised float rows pass through unchanged (a view, no conversion)
+        try (Dataset ds = open(Map.of("path", "fmnist-calib-300.npy"))) {
+            assertArrayEquals(expected.slice0(7, 8).floats(), ds.get(7).inputs().get("input").floats());
+        }
+    }
+
+    @Test
+    void npzArchivesMapsAndOtherDtypes(@TempDir Path tmp) throws Exception {
+        Tensor rows = TestAssets.npy("fmnist-calib-300.npy").slice0(0, 20);
+        Path npz = tmp.resolve("calib.npz");
+        try (var zip = new ZipOutputStream(Files.newOutputStream(npz))) {
+            zip.putNextEntry(new ZipEntry("input.npy"));
+            zip.write(Npy.toBytes(rows));
+            zip.putNextEntry(new ZipEntry("other.npy"));
+            zip.write(Npy.toBytes(rows.slice0(0, 3)));
+        }
+        Path f64 = tmp.resolve("f64.npy");
+        Npy.write(rows.to(DType.DOUBLE), f64);
+        Path labels = tmp.resolve("labels.npy");
+        Npy.write(Tensor.ofInts(new long[]{20}, IntStream.range(0, 20).map(i -> i % 10).toArray()), labels);
+        for (Map<String, Object> p : List.<Map<String, Object>>of(Map.of("path", npz.toString()), Map.of("path", Map.of("input", f64.toString()), "labels", labels.toString()))) {
+            try (Dataset ds = open(p)) {
+                assertEquals(20, ds.size());
+                for (int i : new int[]{0, 13, 19}) {
+                    Tensor x = ds.get(i).inputs().get("input");
+                    assertEquals(DType.FLOAT, x.dtype());
+                    assertArrayEquals(rows.slice0(i, i + 1).floats(), x.floats(), 1e-6f);
+                }
+                if (ds.annotated()) assertEquals(13 % 10, ds.get(13).annotation().longs()[0]);
+            }
+        }
+    }
+
+    @Test
+    void parallelReadsEqualSequentialReads() {
+        try (Dataset ds = open(fmnist("fmnist-test-10k-u8.npy"))) {
+            int[] idx = IntStream.range(0, 2000).toArray();
+            float[][] seq = Arrays.stream(idx).mapToObj(i -> ds.get(i).inputs().get("input").floats()).toArray(float[][]::new);
+            float[][] par = Arrays.stream(idx).parallel().mapToObj(i -> ds.get(i).inputs().get("input").floats()).toArray(float[][]::new);
+            for (int i : idx) assertArrayEquals(seq[i], par[i]);
+        }
+    }
+
+    @Test
+    void badInputIsNamed(@TempDir Path tmp) throws Exception {
+        Path flat = tmp.resolve("flat.npy");
+        Npy.write(TestAssets.npy("fmnist-calib-300.npy").slice0(0, 10).reshape(10, 28, 28), flat);
+        var e = assertThrows(PtqException.class, () -> open(Map.of("path", flat.toString())));
+        assertTrue(e.getMessage().contains("'input'") && e.getMessage().contains("flat.npy") && e.getMessage().contains("[batch, 1, 28, 28]")
+                && e.getMessage().contains("[10, 28, 28]"), e.getMessage());
+
+        Map<String, Object> p = fmnist("fmnist-calib-300-u8.npy");
+        p.put("labels", "fmnist-test-1k-labels.npy");
+        e = assertThrows(PtqException.class, () -> open(p));
+        assertTrue(e.getMessage().contains("fmnist-test-1k-labels.npy") && e.getMessage().contains("1000 labels")
+                && e.getMessage().contains("300 rows"), e.getMessage());
+
+        e = assertThrows(PtqException.class, () -> open(Map.of("path", "no-such.npy")));
+        assertTrue(e.getMessage().contains("no-such.npy") && e.getMessage().contains("no such file"), e.getMessage());
+
+        e = assertThrows(PtqException.class, () -> open(Map.of("path", Map.of("image", "fmnist-calib-300.npy"))));
+        assertTrue(e.getMessage().contains("'path.image'") && e.getMessage().contains("[input]"), e.getMessage());
+
+        Map<String, Object> rgb = fmnist("fmnist-calib-300-u8.npy");
+        rgb.put("mean", List.of(0.485, 0.456, 0.406));
+        e = assertThrows(PtqException.class, () -> open(rgb));
+        assertTrue(e.getMessage().contains("'mean' has 3 values, expected 1 or 1"), e.getMessage());
+
+        Path garbage = tmp.resolve("garbage.npy");
+        Files.writeString(garbage, "not numpy at all");
+        e = assertThrows(PtqException.class, () -> open(Map.of("path", garbage.toString())));
+        assertTrue(e.getMessage().contains("garbage.npy") && e.getMessage().contains("bad magic"), e.getMessage());
+    }
+}
