@@ -105,7 +105,7 @@ public class MinMaxQuantization implements Algorithm {
         report.put(section, "quantized layers", plan.layers.size() + " " + byType);
         report.put(section, "other integer ops", plan.quantizedOther.size());
         report.put(section, "activation Q/DQ", plan.points.size());
-        report.put(section, "skipped", plan.skipped.size());
+        report.put(section, "nodes left in FP32", plan.skipped.size());
         report.put(section, "weights", (cfg.weights().symmetric() ? "symmetric" : "asymmetric") + " int" + cfg.weights().bits()
                 + (plan.layers.stream().anyMatch(l -> l.axis() >= 0) ? " per-channel" : " per-tensor"));
         report.put(section, "activations", (cfg.activations().symmetric() ? "symmetric" : "asymmetric") + " uint" + cfg.activations().bits());

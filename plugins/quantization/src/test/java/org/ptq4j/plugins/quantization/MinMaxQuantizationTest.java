@@ -1,0 +1,235 @@
+package org.ptq4j.plugins.quantization;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.ptq4j.host.onnx.OnnxIO;
+import org.ptq4j.host.run.HostContext;
+import org.ptq4j.host.testing.TestAssets;
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.model.Graph;
+import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.model.Node;
+import org.ptq4j.spi.tensor.DType;
+import org.ptq4j.spi.tensor.Tensor;
+
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** MinMaxQuantization on the real FMNIST models, run and measured in ONNX Runtime. */
+class MinMaxQuantizationTest {
+    private static final Map<String, Model> QUANTIZED = new HashMap<>();
+
+    private static synchronized Model quantized(String file) {
+        return QUANTIZED.computeIfAbsent(file, f -> Fixtures.quantize(Fixtures.fmnist(f), Map.of()));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"fmnist_cnn.onnx", "fmnist_resnet.onnx", "fmnist_mlp.onnx", "fmnist_mlp_matmul.onnx"})
+    void int8AccuracyWithinThreeTenthsOfAPointOfFp32(String file) {
+        double fp32 = Fixtures.top1(Fixtures.fmnist(file));
+        double int8 = Fixtures.top1(quantized(file));
+        System.out.printf("%s: FP32 top-1 %.4f, INT8 top-1 %.4f (delta %+.4f)%n", file, fp32, int8, int8 - fp32);
+        assertTrue(fp32 > 0.88, "FP32 reference accuracy " + fp32);
+        assertTrue(int8 >= fp32 - 0.003, file + ": INT8 top-1 " + int8 + " vs FP32 " + fp32);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"fmnist_cnn.onnx", "fmnist_resnet.onnx", "fmnist_mlp.onnx", "fmnist_mlp_matmul.onnx"})
+    void ortRunsNoFloatConvMatMulOrGemm(String file) throws Exception {
+        Map<String, Integer> ops = Fixtures.optimizedOps(quantized(file));
+        System.out.println(file + " optimized by ORT: " + ops);
+        for (String op : List.of("Conv", "MatMul", "Gemm", "FusedConv", "FusedMatMul", "FusedGemm"))
+            assertFalse(ops.containsKey(op), file + ": float " + op + " left in ORT's graph " + ops);
+        int integer = 0;
+        for (String op : List.of("QLinearConv", "QLinearMatMul", "MatMulInteger", "MatMulIntegerToFloat", "QGemm", "DynamicQuantizeMatMul"))
+            integer += ops.getOrDefault(op, 0);
+        Model fp32 = Fixtures.fmnist(file);
+        long layers = fp32.graph().nodes().stream().filter(n -> Set.of("Conv", "MatMul", "Gemm").contains(n.opType())).count();
+        assertEquals(layers, integer, file + ": integer kernels " + ops);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"fmnist_cnn.onnx", "fmnist_mlp.onnx"})
+    void weightsStoredAsInt8ShrinkTheFile(String file) throws Exception {
+        long fp32 = Files.size(TestAssets.model(file));
+        long int8 = OnnxIO.toBytes(quantized(file)).length;
+        System.out.printf("%s: %d -> %d bytes (%.1f %%)%n", file, fp32, int8, 100.0 * int8 / fp32);
+        assertTrue(int8 < 0.31 * fp32, file + ": " + int8 + " bytes vs FP32 " + fp32);
+    }
+
+    @Test
+    void quantizedLayersFollowTheConvention() {
+        Model q = quantized("fmnist_resnet.onnx");
+        Graph g = q.graph();
+        List<String> layers = MinMaxQuantization.quantizedLayers(q);
+        assertEquals(11, layers.size(), "10 Conv + 1 Gemm: " + layers);
+        assertSame(QUANTIZED.get("fmnist_resnet.onnx").annotations().get(MinMaxQuantization.FP32_MODEL), q.annotations().get(MinMaxQuantization.FP32_MODEL));
+        Model fp32 = (Model) q.annotations().get(MinMaxQuantization.FP32_MODEL);
+        for (String name : layers) {
+            Node n = g.node(name).orElseThrow(() -> new AssertionError("layer " + name + " lost its FP32 name"));
+            assertTrue(fp32.graph().node(name).isPresent());
+            Node wdq = g.producer(n.input(1));
+            assertEquals("DequantizeLinear", wdq.opType());
+            Tensor w = g.initializer(wdq.input(0)).orElseThrow();
+            assertEquals(DType.INT8, w.dtype());
+            long axis = n.opType().equals("Conv") ? 0 : n.attrLong("transB", 0) == 1 ? 0 : 1;
+            assertEquals(axis, wdq.attrLong("axis", -1), name + " per-channel axis");
+            Node xdq = g.producer(n.input(0));
+            assertEquals("DequantizeLinear", xdq.opType());
+            Node xq = g.producer(xdq.input(0));
+            assertEquals("QuantizeLinear", xq.opType());
+            assertEquals(DType.UINT8, g.initializer(xq.input(2)).orElseThrow().dtype());
+            if (n.inputs().size() > 2) {
+                Node bdq = g.producer(n.input(2));
+                assertEquals("DequantizeLinear", bdq.opType(), name + " bias");
+                assertEquals(DType.INT32, g.initializer(bdq.input(0)).orElseThrow().dtype());
+                float sx = g.initializer(xq.input(1)).orElseThrow().floats()[0];
+                float[] sw = g.initializer(wdq.input(1)).orElseThrow().floats();
+                float[] sb = g.initializer(bdq.input(1)).orElseThrow().floats();
+                for (int c = 0; c < sb.length; c++) assertEquals(sx * sw[c], sb[c], 1e-12f);
+            }
+        }
+        // the tensor that feeds three consumers has one shared Q/DQ pair
+        long qs = g.nodes().stream().filter(n -> n.opType().equals("QuantizeLinear")).map(n -> n.input(0)).distinct().count();
+        assertEquals(g.nodes().stream().filter(n -> n.opType().equals("QuantizeLinear")).count(), qs, "one Q per tensor");
+    }
+
+    @Test
+    void sameInputsGiveByteIdenticalModels() {
+        Model fp32 = Fixtures.fmnist("fmnist_resnet.onnx");
+        byte[] a = OnnxIO.toBytes(Fixtures.quantize(fp32, Map.of()));
+        byte[] b = OnnxIO.toBytes(Fixtures.quantize(Fixtures.fmnist("fmnist_resnet.onnx"), Map.of()));
+        assertArrayEquals(a, b);
+    }
+
+    @Test
+    void presetsPickZeroPoints() {
+        Model perf = quantized("fmnist_resnet.onnx");
+        Model mixed = Fixtures.quantize(Fixtures.fmnist("fmnist_resnet.onnx"), Map.of("preset", "mixed"));
+        List<Integer> perfZps = activationZeroPoints(perf), mixedZps = activationZeroPoints(mixed);
+        assertTrue(perfZps.stream().allMatch(z -> z == 0 || z == 128), "performance: symmetric uint8 " + perfZps);
+        assertTrue(perfZps.contains(0) && perfZps.contains(128), "post-Relu tensors zp 0, signed tensors zp 128: " + perfZps);
+        assertTrue(mixedZps.stream().anyMatch(z -> z != 0 && z != 128), "mixed: asymmetric activations " + mixedZps);
+        double acc = Fixtures.top1(mixed);
+        assertTrue(acc >= Fixtures.top1(Fixtures.fmnist("fmnist_resnet.onnx")) - 0.003, "mixed accuracy " + acc);
+    }
+
+    private static List<Integer> activationZeroPoints(Model m) {
+        List<Integer> r = new ArrayList<>();
+        for (Node n : m.graph().nodes())
+            if (n.opType().equals("QuantizeLinear")) r.add((int) m.graph().initializer(n.input(2)).orElseThrow().longs()[0]);
+        return r;
+    }
+
+    @Test
+    void cpuWithoutVnniUsesSevenBitWeights() {
+        Model q = Fixtures.quantize(Fixtures.fmnist("fmnist_cnn.onnx"), Map.of("target_device", "CPU_NO_VNNI"));
+        int lo = 0, hi = 0;
+        for (Node n : q.graph().nodes()) {
+            if (!n.opType().equals("DequantizeLinear")) continue;
+            Tensor t = q.graph().initializer(n.input(0)).orElse(null);
+            if (t == null || t.dtype() != DType.INT8) continue;
+            for (long v : t.longs()) { lo = (int) Math.min(lo, v); hi = (int) Math.max(hi, v); }
+        }
+        assertTrue(lo >= -64 && hi <= 63 && hi > 31, "7-bit weights, got [" + lo + ", " + hi + "]");
+        assertTrue(Fixtures.top1(q) > 0.89);
+    }
+
+    @Test
+    void ignoredScopeByNameRegexAndType() {
+        Model fp32 = Fixtures.fmnist("fmnist_resnet.onnx");
+        List<String> convs = fp32.graph().nodes().stream().filter(n -> n.opType().equals("Conv")).map(Node::name).toList();
+        String first = convs.get(0);
+        Model q = Fixtures.quantize(fp32, Map.of("ignored", Map.of(
+                "names", List.of(first), "patterns", List.of(".*branch_a.*"), "types", List.of("Gemm"))));
+        List<String> layers = MinMaxQuantization.quantizedLayers(q);
+        assertFalse(layers.contains(first));
+        assertTrue(layers.stream().noneMatch(l -> l.contains("branch_a")), layers.toString());
+        Node gemm = q.graph().nodes().stream().filter(n -> n.opType().equals("Gemm")).findFirst().orElseThrow();
+        assertFalse(layers.contains(gemm.name()));
+        assertTrue(q.graph().isInitializer(gemm.input(1)), "ignored Gemm keeps its float weight");
+        Node c = q.graph().node(first).orElseThrow();
+        assertTrue(q.graph().isInitializer(c.input(1)), "ignored Conv keeps its float weight");
+        assertEquals(convs.size() - 2, layers.size(), layers.toString());
+        assertTrue(Fixtures.top1(q) > 0.915);
+    }
+
+    @Test
+    void unmatchedIgnoredEntryIsAnErrorUnlessValidateIsOff() {
+        Model fp32 = Fixtures.fmnist("fmnist_cnn.onnx");
+        PtqException e = assertThrows(PtqException.class, () -> Fixtures.quantize(fp32, Map.of("ignored", Map.of("names", List.of("no_such_node")))));
+        assertTrue(e.getMessage().contains("no_such_node") && e.getMessage().contains("ignored"), e.getMessage());
+        e = assertThrows(PtqException.class, () -> Fixtures.quantize(fp32, Map.of("ignored", Map.of("types", List.of("LSTM")))));
+        assertTrue(e.getMessage().contains("LSTM"), e.getMessage());
+        Model q = Fixtures.quantize(fp32, Map.of("ignored", Map.of("names", List.of("no_such_node"), "validate", false)));
+        assertEquals(4, MinMaxQuantization.quantizedLayers(q).size());
+    }
+
+    @Test
+    void badParametersNameTheKey() {
+        Model fp32 = Fixtures.fmnist("fmnist_cnn.onnx");
+        PtqException e = assertThrows(PtqException.class, () -> Fixtures.quantize(fp32, Map.of("activations", Map.of("granularity", "perchannel"))));
+        assertTrue(e.getMessage().contains("activations.granularity"), e.getMessage());
+        e = assertThrows(PtqException.class, () -> Fixtures.quantize(fp32, Map.of("ignored", Map.of("patterns", List.of("([")))));
+        assertTrue(e.getMessage().contains("ignored.patterns"), e.getMessage());
+    }
+
+    @Test
+    void quantileEstimatorAndPerTensorWeightsStillAccurate() {
+        Model fp32 = Fixtures.fmnist("fmnist_cnn.onnx");
+        Model q = Fixtures.quantize(fp32, Map.of(
+                "activations", Map.of("range_estimator", Map.of("preset", "quantile", "outlier_prob", 1e-4)),
+                "weights", Map.of("granularity", "pertensor")));
+        for (Node n : q.graph().nodes())
+            if (n.opType().equals("DequantizeLinear")) assertEquals(0, q.graph().initializer(n.input(1)).orElseThrow().rank(), "per-tensor scales");
+        double acc = Fixtures.top1(q), ref = Fixtures.top1(fp32);
+        System.out.printf("cnn quantile + per-tensor: %.4f (FP32 %.4f)%n", acc, ref);
+        assertTrue(acc >= ref - 0.01, "accuracy " + acc);
+    }
+
+    @Test
+    void reportSummarisesQuantizedAndSkippedNodes() {
+        try (HostContext ctx = Fixtures.context(new Fixtures.TensorDataset("input", Fixtures.calibration()))) {
+            Fixtures.run(new MinMaxQuantization(), Fixtures.fmnist("fmnist_mlp_matmul.onnx"), Map.of(), ctx);
+            Map<String, Object> r = ctx.report().asMap();
+            String s = String.valueOf(r.get("MinMaxQuantization"));
+            System.out.println(s);
+            assertTrue(s.contains("quantized layers=3"), s);
+            assertTrue(s.contains("/fc1/Add"), "bias Adds listed as skipped with a reason: " + s);
+        }
+    }
+
+    @Test
+    void defaultQuantizationWithoutBiasCorrectionPlugin() {
+        try (HostContext ctx = Fixtures.context(new Fixtures.TensorDataset("input", Fixtures.calibration()))) {
+            Model fp32 = Fixtures.fmnist("fmnist_cnn.onnx");
+            Model q = Fixtures.run(new DefaultQuantization(), fp32, Map.of(), ctx);
+            assertEquals(4, MinMaxQuantization.quantizedLayers(q).size());
+            String s = String.valueOf(ctx.report().asMap().get("DefaultQuantization"));
+            if (ctx.algorithm("FastBiasCorrection").isEmpty()) assertTrue(s.contains("not installed"), s);
+            assertTrue(Fixtures.top1(q) >= Fixtures.top1(fp32) - 0.003);
+            Model off = Fixtures.run(new DefaultQuantization(), fp32, Map.of("fast_bias_correction", false), ctx);
+            assertArrayEquals(OnnxIO.toBytes(Fixtures.quantize(fp32, Map.of())), OnnxIO.toBytes(off), "without bias correction = MinMax");
+        }
+    }
+
+    @Test
+    void perChannelNeedsOpset13ElseFallsBackToPerTensor() {
+        Model m = Fixtures.fmnist("fmnist_cnn.onnx");
+        m.opsets().put("", 12L);
+        QuantConfig cfg = QuantConfig.from(new org.ptq4j.spi.param.Params(Map.of()), "MinMaxQuantization");
+        QdqPlan plan = QdqPlan.of(m, cfg, "MinMaxQuantization");
+        assertTrue(plan.perChannelFallback);
+        assertTrue(plan.layers.stream().allMatch(l -> l.axis() < 0));
+        m.opsets().put("", 9L);
+        PtqException e = assertThrows(PtqException.class, () -> QdqPlan.of(m, cfg, "MinMaxQuantization"));
+        assertTrue(e.getMessage().contains("opset"), e.getMessage());
+    }
+}
