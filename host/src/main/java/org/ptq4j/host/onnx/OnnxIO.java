@@ -246,15 +246,20 @@ public final class OnnxIO {
      * Large models get their weights in {@code <file name>.data} (ONNX external data).
      */
     public static void write(Model model, Path file) {
+        write(model, file, EXTERNAL_THRESHOLD);
+    }
+
+    /** As {@link #write(Model, Path)}, with weights stored externally when they exceed {@code externalThreshold} bytes. */
+    public static void write(Model model, Path file, long externalThreshold) {
         Path target = file.toAbsolutePath();
         Path dir = target.getParent();
         try {
             Files.createDirectories(dir);
-        } catch (IOException e) {
+        } catch (IOException | UnsupportedOperationException e) {
             throw new PtqException(file + ": cannot create the output folder: " + e.getMessage(), e);
         }
         if (!Files.isWritable(dir)) throw new PtqException(file + ": the output folder " + dir + " is not writable");
-        boolean external = weightBytes(model) > EXTERNAL_THRESHOLD;
+        boolean external = weightBytes(model) > externalThreshold;
         String dataName = target.getFileName() + ".data";
         Path tmpModel = null, tmpData = null;
         try {
