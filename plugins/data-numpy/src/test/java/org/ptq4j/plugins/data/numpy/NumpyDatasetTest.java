@@ -1,9 +1,16 @@
 package org.ptq4j.plugins.data.numpy;
 
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ptq4j.host.engine.OrtEngine;
+import org.ptq4j.host.onnx.OnnxIO;
+import org.ptq4j.host.plugins.Registry;
+import org.ptq4j.host.run.HostContext;
 import org.ptq4j.host.testing.TestAssets;
+import org.ptq4j.spi.Evaluation;
+import org.ptq4j.spi.metric.Metric;
+import org.ptq4j.spi.metric.MetricContext;
+import org.ptq4j.spi.model.Model;
 import org.ptq4j.spi.PtqException;
 import org.ptq4j.spi.data.Dataset;
 import org.ptq4j.spi.data.DatasetContext;
@@ -28,12 +35,8 @@ import java.util.zip.ZipOutputStream;
 import static org.junit.jupiter.api.Assertions.*;
 
 class NumpyDatasetTest {
-    static List<ValueInfo> inputs;
-
-    @BeforeAll
-    static void modelInputs() throws Exception {
-        try (Ort ort = new Ort(TestAssets.model("fmnist_cnn.onnx"))) { inputs = ort.inputs(); }
-    }
+    static final Model CNN = OnnxIO.read(TestAssets.model("fmnist_cnn.onnx"));
+    static final List<ValueInfo> inputs = CNN.graph().feedInputs();
 
     static DatasetContext context(List<ValueInfo> in) {
         return new DatasetContext() {
@@ -53,31 +56,30 @@ class NumpyDatasetTest {
     }
 
     static Dataset open(Map<String, Object> params) {
-        return new NumpyDatasetFactory().open(new Params(params), context(inputs));
+        return Registry.fromClasspath().dataset("numpy").orElseThrow().open(new Params(params), context(inputs));
+    }
+
+    static Metric accuracy() {
+        MetricContext mc = new MetricContext() {
+            @Override public List<ValueInfo> modelOutputs() { return CNN.graph().outputs(); }
+            @Override public Path baseDir() { return Path.of("."); }
+        };
+        return Registry.fromClasspath().metric("accuracy").orElseThrow().create(Params.empty(), mc);
     }
 
     @Test
-    void fmnistTestSplitGivesTheReferenceAccuracy() throws Exception {
+    void fmnistTestSplitGivesTheReferenceAccuracy() {
         Map<String, Object> p = fmnist("fmnist-test-10k-u8.npy");
         p.put("labels", "fmnist-test-10k-labels.npy");
-        try (Dataset ds = open(p); Ort ort = new Ort(TestAssets.model("fmnist_cnn.onnx"))) {
+        try (Dataset ds = open(p);
+             HostContext ctx = HostContext.builder().engine(new OrtEngine()).threads(1).batchSize(250).decodeThreads(2).build()) {
             assertEquals(10_000, ds.size());
             assertTrue(ds.annotated());
-            int correct = 0, batch = 500;
-            for (int from = 0; from < ds.size(); from += batch) {
-                List<Tensor> xs = new ArrayList<>();
-                List<Long> ys = new ArrayList<>();
-                for (int i = from; i < from + batch; i++) {
-                    Sample s = ds.get(i);
-                    xs.add(s.inputs().get("input"));
-                    ys.add(s.annotation().longs()[0]);
-                }
-                Tensor x = Tensor.stack(xs);
-                assertEquals(DType.FLOAT, x.dtype());
-                float[][] logits = ort.logits("input", x.floats(), x.shape());
-                for (int i = 0; i < batch; i++) if (Ort.argmax(logits[i]) == ys.get(i)) correct++;
-            }
-            assertEquals(0.9043, correct / 10_000.0, 1e-9);
+            assertEquals(DType.FLOAT, ds.get(0).inputs().get("input").dtype());
+            Evaluation ev = ctx.evaluate(CNN, null, accuracy(), ds, IntStream.range(0, ds.size()).toArray());
+            assertEquals(10_000, ev.samples());
+            assertEquals(0.9043, ev.value(), 1e-9);
+            assertEquals(9043, Arrays.stream(ev.perSample()).sum(), 1e-9);
         }
     }
 
