@@ -17,7 +17,7 @@ public class ConfigException extends PtqException {
     public List<ConfigError> errors() { return errors; }
 
     private static String format(Path file, List<ConfigError> errors) {
-        StringBuilder sb = new StringBuilder(file == null ? "pipeline" : file.toString())
+        StringBuilder sb = new StringBuilder(file == null ? "parameters" : file.toString())
                 .append(": ").append(errors.size()).append(errors.size() == 1 ? " error" : " errors");
         for (ConfigError e : errors) sb.append("\n  ").append(e);
         return sb.toString();

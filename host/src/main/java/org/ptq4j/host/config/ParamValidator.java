@@ -75,6 +75,36 @@ public final class ParamValidator {
         return out;
     }
 
+    /**
+     * Validates plain values (a composite's sub-step parameters, the CLI's simplified mode) exactly
+     * like YAML ones: the map is written as YAML and checked; {@code what} prefixes key paths.
+     */
+    public static org.ptq4j.spi.param.Params bind(List<ParamSpec> specs, Map<String, Object> values, Path baseDir, String what) {
+        List<ConfigError> errors = new ArrayList<>();
+        String text = new org.yaml.snakeyaml.Yaml().dump(plainCopy(values));
+        Node n = SafeYaml.parse(new java.io.StringReader(text), errors);
+        Map<String, Object> out = Map.of();
+        if (errors.isEmpty()) {
+            ParamValidator v = new ParamValidator(new SafeYaml(k -> null), baseDir, errors);
+            out = v.validate(n instanceof MappingNode m ? m : null, specs, what, 0, Set.of());
+        }
+        if (!errors.isEmpty()) throw new ConfigException(null, errors);
+        return new org.ptq4j.spi.param.Params(out);
+    }
+
+    private static Object plainCopy(Object o) {
+        if (o instanceof org.ptq4j.spi.param.Params p) o = p.asMap();
+        if (o instanceof Map<?, ?> m) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            m.forEach((k, v) -> { if (v != null) r.put(String.valueOf(k), plainCopy(v)); });
+            return r;
+        }
+        if (o instanceof List<?> l) return l.stream().map(ParamValidator::plainCopy).toList();
+        if (o instanceof Path p) return p.toString();
+        if (o instanceof Enum<?> e) return e.name();
+        return o;
+    }
+
     /** One value against its spec, or null (after recording an error). */
     Object value(Node n, ParamSpec s, String p) {
         int line = SafeYaml.line(n);

@@ -123,7 +123,7 @@ public final class PipelineConfigLoader {
     }
 
     /** The output must differ from the input and its folder must be creatable and writable. */
-    static void checkOutput(Path output, Path model, int line, List<ConfigError> errors) {
+    public static void checkOutput(Path output, Path model, int line, List<ConfigError> errors) {
         if (output.equals(model)) { errors.add(new ConfigError("output", line, "must differ from the input model (inputs are never overwritten)")); return; }
         if (Files.isDirectory(output)) { errors.add(new ConfigError("output", line, output + " is a folder; expected a file name such as model_int8.onnx")); return; }
         Path d = output.getParent();

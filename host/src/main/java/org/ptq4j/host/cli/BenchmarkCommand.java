@@ -1,0 +1,179 @@
+package org.ptq4j.host.cli;
+
+import org.ptq4j.host.config.ConfigError;
+import org.ptq4j.host.config.ConfigException;
+import org.ptq4j.host.engine.OrtEngine;
+import org.ptq4j.host.onnx.OnnxIO;
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.engine.Session;
+import org.ptq4j.spi.engine.SessionOptions;
+import org.ptq4j.spi.io.Npy;
+import org.ptq4j.spi.model.Dim;
+import org.ptq4j.spi.model.ValueInfo;
+import org.ptq4j.spi.tensor.DType;
+import org.ptq4j.spi.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code ptq benchmark}: latency of several models on the same inputs. After a warm-up, the models
+ * run interleaved (model 1, model 2, ..., repeated), so that machine noise hits all of them alike;
+ * reports median and p90 latency, throughput and the speed-up relative to the first model.
+ */
+@Command(name = "benchmark", mixinStandardHelpOptions = true,
+        description = {"Compare model latency on the same random (or --data) inputs: warm-up, then interleaved runs.",
+                "Uses 1 intra-op thread by default (spinning threads make timings on small machines bimodal)."})
+final class BenchmarkCommand implements Callable<Integer> {
+    @ParentCommand Main main;
+
+    @Option(names = "--model", required = true, paramLabel = "ONNX", description = "model (repeatable; the first is the baseline)") List<Path> models;
+    @Option(names = "--batch", defaultValue = "1", paramLabel = "N", description = "batch size (default ${DEFAULT-VALUE})") int batch;
+    @Option(names = "--threads", defaultValue = "1", paramLabel = "N", description = "intra-op threads (default ${DEFAULT-VALUE}; >1 disables spinning)") int threads;
+    @Option(names = "--warmup", defaultValue = "10", paramLabel = "N", description = "warm-up runs per model (default ${DEFAULT-VALUE})") int warmup;
+    @Option(names = "--runs", defaultValue = "50", paramLabel = "N", description = "timed runs per model (default ${DEFAULT-VALUE})") int runs;
+    @Option(names = "--data", paramLabel = "NPY", description = "feed rows of this .npy (axis 0 = samples) to the first input instead of random values") Path data;
+    @Option(names = "--dim", paramLabel = "NAME=SIZE", description = "size of a symbolic input dimension, e.g. sequence=128 (the first dimension is --batch; others default to 1)") Map<String, Long> dims = new LinkedHashMap<>();
+    @Option(names = "--json", description = "print results as JSON") boolean json;
+
+    @Override
+    public Integer call() {
+        List<ConfigError> errors = new ArrayList<>();
+        for (Path m : models) if (!Files.isRegularFile(m)) errors.add(new ConfigError("--model", 0, "file not found: " + m.toAbsolutePath()));
+        if (data != null && !Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, "file not found: " + data.toAbsolutePath()));
+        if (batch < 1 || runs < 1 || warmup < 0 || threads < 0) errors.add(new ConfigError("--batch/--runs/--warmup/--threads", 0, "must be positive"));
+        if (!errors.isEmpty()) throw new ConfigException(null, errors);
+
+        OrtEngine engine = new OrtEngine();
+        List<Session> sessions = new ArrayList<>();
+        try {
+            for (Path m : models) sessions.add(engine.open(OnnxIO.read(m), SessionOptions.defaults().withThreads(threads)));
+            Map<String, Tensor> feeds = feeds(sessions.get(0).inputs());
+            for (int i = 0; i < warmup; i++) for (Session s : sessions) s.run(feeds);
+            long[][] ns = new long[sessions.size()][runs];
+            for (int r = 0; r < runs; r++) {
+                for (int k = 0; k < sessions.size(); k++) {
+                    long t = System.nanoTime();
+                    sessions.get(k).run(feeds);
+                    ns[k][r] = System.nanoTime() - t;
+                }
+            }
+            List<Map<String, Object>> rows = new ArrayList<>();
+            double base = 0;
+            for (int k = 0; k < sessions.size(); k++) {
+                long[] sorted = ns[k].clone();
+                Arrays.sort(sorted);
+                double median = percentile(sorted, 0.5) / 1e6, p90 = percentile(sorted, 0.9) / 1e6;
+                if (k == 0) base = median;
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("model", models.get(k).toString());
+                row.put("median_ms", median);
+                row.put("p90_ms", p90);
+                row.put("samples_per_s", batch * 1000.0 / median);
+                row.put("speedup", base / median);
+                rows.add(row);
+            }
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("batch", batch);
+            doc.put("threads", threads);
+            doc.put("warmup", warmup);
+            doc.put("runs", runs);
+            doc.put("inputs", data != null ? data.toString() : "random");
+            doc.put("results", rows);
+            if (json) Output.json(main.out, doc);
+            else {
+                main.out.printf("batch %d, %d thread(s), %d warm-up + %d interleaved runs per model, %s inputs%n", batch, threads, warmup, runs, data != null ? data.toString() : "random");
+                Output.table(main.out, rows, "");
+            }
+        } finally {
+            for (Session s : sessions) s.close();
+        }
+        return 0;
+    }
+
+    /** Nearest-rank percentile of sorted values. */
+    static double percentile(long[] sorted, double q) {
+        int i = (int) Math.ceil(q * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
+    }
+
+    private Map<String, Tensor> feeds(List<ValueInfo> inputs) {
+        Map<String, Tensor> feeds = new LinkedHashMap<>();
+        Random rnd = new Random(0);
+        for (int i = 0; i < inputs.size(); i++) {
+            ValueInfo v = inputs.get(i);
+            long[] shape = shape(v);
+            if (i == 0 && data != null) {
+                feeds.put(v.name(), fromData(Npy.read(data), shape, v));
+                continue;
+            }
+            feeds.put(v.name(), random(v, shape, rnd));
+        }
+        return feeds;
+    }
+
+    private long[] shape(ValueInfo v) {
+        if (v.shape() == null) throw new PtqException("input '" + v.name() + "' has no declared shape; cannot make benchmark inputs");
+        long[] s = new long[v.shape().size()];
+        for (int d = 0; d < s.length; d++) {
+            Dim dim = v.shape().get(d);
+            if (dim.isFixed()) s[d] = dim.value();
+            else if (dim.param() != null && dims.containsKey(dim.param())) s[d] = dims.get(dim.param());
+            else s[d] = d == 0 ? batch : 1;
+        }
+        return s;
+    }
+
+    private Tensor fromData(Tensor all, long[] shape, ValueInfo v) {
+        long rows = all.dim(0);
+        if (rows == 0) throw new PtqException(data + ": no rows");
+        List<Tensor> picked = new ArrayList<>();
+        for (int r = 0; r < shape[0]; r++) picked.add(all.slice0(r % rows, r % rows + 1));
+        Tensor t = Tensor.concat0(picked);
+        if (Tensor.numElements(shape) != t.numElements())
+            throw new PtqException(data + ": rows of shape " + Arrays.toString(Arrays.copyOfRange(all.shape(), 1, all.rank())) + " do not fit input '" + v.name() + "' " + v.shape());
+        t = t.reshape(shape);
+        return v.dtype() != null && v.dtype() != t.dtype() ? t.to(v.dtype()) : t;
+    }
+
+    /** Gaussian floats; integer inputs get small ids (masks: 1, token type ids: 0). */
+    static Tensor random(ValueInfo v, long[] shape, Random rnd) {
+        int n = Math.toIntExact(Tensor.numElements(shape));
+        DType t = v.dtype() == null ? DType.FLOAT : v.dtype();
+        String name = v.name().toLowerCase();
+        switch (t) {
+            case FLOAT: {
+                float[] f = new float[n];
+                for (int i = 0; i < n; i++) f[i] = (float) rnd.nextGaussian();
+                return Tensor.ofFloats(shape, f);
+            }
+            case INT64: case INT32: {
+                long[] l = new long[n];
+                for (int i = 0; i < n; i++) l[i] = name.contains("mask") ? 1 : name.contains("type") ? 0 : 1 + rnd.nextInt(999);
+                Tensor x = Tensor.ofLongs(shape, l);
+                return t == DType.INT64 ? x : x.to(t);
+            }
+            case UINT8: case INT8: {
+                byte[] b = new byte[n];
+                rnd.nextBytes(b);
+                return Tensor.ofBytes(t, shape, b);
+            }
+            default: {
+                float[] f = new float[n];
+                for (int i = 0; i < n; i++) f[i] = (float) rnd.nextGaussian();
+                return Tensor.ofFloats(shape, f).to(t);
+            }
+        }
+    }
+
+}

@@ -1,0 +1,98 @@
+package org.ptq4j.host.cli;
+
+import org.ptq4j.host.config.ConfigError;
+import org.ptq4j.host.config.ConfigException;
+import org.ptq4j.host.config.ParamValidator;
+import org.ptq4j.host.config.PipelineConfig;
+import org.ptq4j.host.config.PipelineConfigLoader;
+import org.ptq4j.host.engine.OrtEngine;
+import org.ptq4j.host.pipeline.PipelineRunner;
+import org.ptq4j.host.plugins.Registry;
+import org.ptq4j.host.run.ConsoleProgress;
+import org.ptq4j.spi.Algorithm;
+import org.ptq4j.spi.PipelineContext;
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.data.DatasetFactory;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code ptq quantize -c pipeline.yaml}, or the simplified {@code ptq quantize --model --data --output}. */
+@Command(name = "quantize", mixinStandardHelpOptions = true,
+        description = {"Quantize a model: run a YAML pipeline, or DefaultQuantization on a .npy calibration set.",
+                "Prints progress while calibrating and a summary at the end (FP32 vs INT8 metric when the pipeline has a validation dataset and a metric)."})
+final class QuantizeCommand implements Callable<Integer> {
+    @ParentCommand Main main;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Mode mode;
+
+    static final class Mode {
+        @Option(names = {"-c", "--config"}, required = true, paramLabel = "YAML", description = "pipeline file")
+        Path config;
+
+        @ArgGroup(exclusive = false)
+        Simple simple;
+    }
+
+    /** The simplified mode: an in-memory pipeline with dataset 'numpy' and algorithm 'DefaultQuantization'. */
+    static final class Simple {
+        @Option(names = "--model", required = true, paramLabel = "ONNX", description = "FP32 model") Path model;
+        @Option(names = "--data", required = true, paramLabel = "NPY", description = "calibration samples (.npy/.npz, axis 0 = samples, already preprocessed)") Path data;
+        @Option(names = "--output", required = true, paramLabel = "ONNX", description = "quantized model to write") Path output;
+        @Option(names = "--preset", paramLabel = "PRESET", description = "performance (default) or mixed") String preset;
+        @Option(names = "--subset-size", paramLabel = "N", description = "calibration samples to use (default 300)") Integer subsetSize;
+        @Option(names = "--ignore-types", split = ",", paramLabel = "OP", description = "op types kept in FP32, e.g. Gemm,MatMul") List<String> ignoreTypes;
+        @Option(names = "--threads", paramLabel = "N", defaultValue = "1", description = "intra-op threads (default ${DEFAULT-VALUE})") int threads;
+        @Option(names = "--batch-size", paramLabel = "N", defaultValue = "32", description = "samples per inference call (default ${DEFAULT-VALUE})") int batchSize;
+    }
+
+    @Option(names = "--json", description = "print the summary as JSON") boolean json;
+
+    @Override
+    public Integer call() {
+        Registry registry = main.plugins().registry();
+        PipelineConfig cfg = mode.config != null ? new PipelineConfigLoader(registry, main.env).load(mode.config) : simple(registry, mode.simple);
+        PipelineRunner runner = new PipelineRunner(registry, new OrtEngine(),
+                (task, total) -> new ConsoleProgress(task, total, main.err, Main.tty()));
+        PipelineRunner.Result r = runner.run(cfg);
+        if (json) Output.json(main.out, r.report());
+        else {
+            Output.report(main.out, r.report());
+            main.out.println("wrote " + r.output());
+        }
+        return 0;
+    }
+
+    static PipelineConfig simple(Registry registry, Simple s) {
+        Path cwd = Path.of("").toAbsolutePath();
+        Path model = s.model.toAbsolutePath().normalize(), data = s.data.toAbsolutePath().normalize(), output = s.output.toAbsolutePath().normalize();
+        List<ConfigError> errors = new ArrayList<>();
+        if (!Files.isRegularFile(model)) errors.add(new ConfigError("--model", 0, "file not found: " + model));
+        if (!Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, "file not found: " + data));
+        PipelineConfigLoader.checkOutput(output, model, 0, errors);
+        if (!errors.isEmpty()) throw new ConfigException(null, errors);
+        DatasetFactory numpy = registry.dataset("numpy").orElseThrow(() -> new PtqException(
+                "dataset type 'numpy' is not installed (installed: " + String.join(", ", registry.datasets().keySet()) + ")"));
+        Algorithm dq = registry.algorithm("DefaultQuantization").orElseThrow(() -> new PtqException(
+                "algorithm 'DefaultQuantization' is not installed (installed: " + String.join(", ", registry.algorithms().keySet()) + ")"));
+        Map<String, Object> params = new LinkedHashMap<>();
+        if (s.preset != null) params.put("preset", s.preset);
+        if (s.subsetSize != null) params.put("stat_subset_size", s.subsetSize);
+        if (s.ignoreTypes != null && !s.ignoreTypes.isEmpty()) params.put("ignored", Map.of("types", s.ignoreTypes));
+        var ds = new PipelineConfig.DatasetConfig(PipelineContext.CALIBRATION, numpy,
+                ParamValidator.bind(numpy.parameters(), Map.of("path", data.toString()), cwd, "--data"));
+        var step = new PipelineConfig.Step(dq, ParamValidator.bind(dq.parameters(), params, cwd, "DefaultQuantization"), 0);
+        return new PipelineConfig(null, cwd, model, output, new PipelineConfig.Engine(s.threads, s.batchSize),
+                Map.of(PipelineContext.CALIBRATION, ds), null, List.of(step));
+    }
+}

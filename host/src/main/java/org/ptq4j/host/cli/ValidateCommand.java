@@ -1,0 +1,40 @@
+package org.ptq4j.host.cli;
+
+import org.ptq4j.host.config.PipelineConfig;
+import org.ptq4j.host.config.PipelineConfigLoader;
+import org.ptq4j.host.onnx.OnnxIO;
+import org.ptq4j.host.pipeline.PipelineRunner;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.model.Model;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code ptq validate -c pipeline.yaml}: every check short of running (config, model, datasets, metric). */
+@Command(name = "validate", mixinStandardHelpOptions = true,
+        description = "Check a pipeline without running it: keys, types, ranges, plugin names, files; reads the model and opens the datasets and the metric.")
+final class ValidateCommand implements Callable<Integer> {
+    @ParentCommand Main main;
+
+    @Option(names = {"-c", "--config"}, required = true, paramLabel = "YAML", description = "pipeline file") Path config;
+
+    @Override
+    public Integer call() {
+        PipelineConfig cfg = new PipelineConfigLoader(main.plugins().registry(), main.env).load(config);
+        Model model = OnnxIO.read(cfg.model());
+        StringBuilder sb = new StringBuilder();
+        for (var d : cfg.datasets().values()) {
+            try (Dataset ds = d.factory().open(d.params(), PipelineRunner.datasetContext(model, cfg))) {
+                if (ds.size() > 0) ds.get(0);
+                sb.append(", ").append(d.role()).append(": ").append(ds.size()).append(" samples");
+            }
+        }
+        if (cfg.metric() != null) cfg.metric().factory().create(cfg.metric().params(), PipelineRunner.metricContext(model, cfg));
+        main.out.println("OK: " + cfg.file() + ": " + cfg.steps().size() + (cfg.steps().size() == 1 ? " step" : " steps")
+                + " (" + String.join(" -> ", cfg.steps().stream().map(s -> s.algorithm().name()).toList()) + ")" + sb);
+        return 0;
+    }
+}

@@ -1,0 +1,170 @@
+package org.ptq4j.host.pipeline;
+
+import org.ptq4j.host.config.ParamValidator;
+import org.ptq4j.host.config.PipelineConfig;
+import org.ptq4j.host.onnx.OnnxIO;
+import org.ptq4j.host.plugins.Registry;
+import org.ptq4j.host.run.HostContext;
+import org.ptq4j.host.run.MapReport;
+import org.ptq4j.spi.Evaluation;
+import org.ptq4j.spi.PipelineContext;
+import org.ptq4j.spi.Progress;
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.data.DatasetContext;
+import org.ptq4j.spi.engine.InferenceEngine;
+import org.ptq4j.spi.metric.Metric;
+import org.ptq4j.spi.metric.MetricContext;
+import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.model.ValueInfo;
+import org.ptq4j.spi.stats.StatisticRequest;
+import org.ptq4j.spi.stats.Statistics;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+
+/**
+ * Runs a validated pipeline: reads the model, opens the datasets and the metric, asks every
+ * step for its statistics and collects them all in ONE pass over the calibration subset, applies
+ * the steps in order, writes the result atomically, and (with a validation dataset and a metric)
+ * evaluates FP32 against the result. The input model is never modified and no half-written
+ * output is left behind on failure; an unwritable output folder is detected before calibrating.
+ */
+public final class PipelineRunner {
+    /** Calibration samples when no step declares {@code stat_subset_size}. */
+    public static final int DEFAULT_SUBSET = 300;
+
+    private final Registry registry;
+    private final InferenceEngine engine;
+    private final BiFunction<String, Long, Progress> progress;
+
+    public PipelineRunner(Registry registry, InferenceEngine engine, BiFunction<String, Long, Progress> progress) {
+        this.registry = registry;
+        this.engine = engine;
+        this.progress = progress;
+    }
+
+    /** What a run produced: the report (sections by name) and the written model. */
+    public record Result(Path output, Map<String, Object> report) {}
+
+    public Result run(PipelineConfig cfg) {
+        long t0 = System.nanoTime();
+        prepareOutput(cfg.output());
+        Model model = OnnxIO.read(cfg.model());
+        Map<String, Dataset> datasets = new LinkedHashMap<>();
+        MapReport report = new MapReport();
+        try {
+            for (var d : cfg.datasets().values()) datasets.put(d.role(), d.factory().open(d.params(), datasetContext(model, cfg)));
+            Metric metric = cfg.metric() == null ? null : cfg.metric().factory().create(cfg.metric().params(), metricContext(model, cfg));
+            HostContext.Builder b = HostContext.builder().engine(engine).registry(registry).metric(metric)
+                    .threads(cfg.engine().threads()).batchSize(cfg.engine().batchSize()).report(report).progress(progress)
+                    .paramBinder((specs, values) -> ParamValidator.bind(specs, values, cfg.baseDir(), "params"));
+            datasets.forEach(b::dataset);
+            try (HostContext ctx = b.build()) {
+                Model result = apply(cfg, model, ctx);
+                OnnxIO.write(result, cfg.output());
+                summarize(cfg, model, result, ctx, report, t0);
+            }
+        } finally {
+            for (Dataset d : datasets.values()) d.close();
+        }
+        return new Result(cfg.output(), report.asMap());
+    }
+
+    /** Statistics of all steps in one pass, then the steps in order. */
+    static Model apply(PipelineConfig cfg, Model model, HostContext ctx) {
+        LinkedHashSet<StatisticRequest> requests = new LinkedHashSet<>();
+        int subset = 0;
+        for (PipelineConfig.Step s : cfg.steps()) {
+            requests.addAll(s.algorithm().statistics(model, s.params(), ctx));
+            if (s.params().has("stat_subset_size")) subset = Math.max(subset, s.params().getInt("stat_subset_size"));
+        }
+        Statistics stats = Statistics.EMPTY;
+        if (!requests.isEmpty()) {
+            Dataset calib = ctx.dataset(PipelineContext.CALIBRATION).orElseThrow(() -> new PtqException(
+                    "pipeline step " + cfg.steps().get(0).algorithm().name() + " needs calibration data, but 'datasets.calibration' is not set"));
+            int n = Math.min(calib.size(), subset > 0 ? subset : DEFAULT_SUBSET);
+            if (n == 0) throw new PtqException("datasets.calibration is empty");
+            stats = ctx.collect(model, calib, ctx.subset(calib, n, 0, false), List.copyOf(requests));
+            ctx.report().put("run", "calibration samples", stats.samples());
+            ctx.report().put("run", "statistics collected", requests.size());
+        }
+        Model current = model;
+        for (PipelineConfig.Step s : cfg.steps()) {
+            long t = System.nanoTime();
+            current = s.algorithm().apply(current, s.params(), stats, ctx);
+            if (current == null) throw new IllegalStateException("algorithm " + s.algorithm().name() + " returned no model");
+            ctx.report().put("steps", s.algorithm().name(), String.format("%.1f s", (System.nanoTime() - t) / 1e9));
+        }
+        return current;
+    }
+
+    private void summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0) {
+        Dataset val = ctx.dataset(PipelineContext.VALIDATION).orElse(null);
+        Metric metric = ctx.metric().orElse(null);
+        if (val != null && metric != null) {
+            int[] all = ctx.subset(val, val.size(), 0, false);
+            Model reloaded = OnnxIO.read(cfg.output());       // judge what was written, not what is in memory
+            Evaluation a = ctx.evaluate(fp32, fp32, metric, val, all);
+            Evaluation q = ctx.evaluate(reloaded, fp32, metric, val, all);
+            report.put("accuracy", "metric", metric.name());
+            report.put("accuracy", "samples", a.samples());
+            report.put("accuracy", "fp32", a.value());
+            report.put("accuracy", "quantized", q.value());
+            report.put("accuracy", "delta", q.value() - a.value());
+        }
+        long in = size(cfg.model()), out = size(cfg.output());
+        report.put("run", "model", cfg.model().toString());
+        report.put("run", "output", cfg.output().toString());
+        report.put("run", "input size", human(in));
+        report.put("run", "output size", human(out) + String.format(" (%.2fx smaller)", out == 0 ? 0.0 : (double) in / out));
+        report.put("run", "time", String.format("%.1f s", (System.nanoTime() - t0) / 1e9));
+    }
+
+    /** Creates the output folder and proves it is writable, before any calibration work. */
+    static void prepareOutput(Path output) {
+        Path dir = output.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(dir);
+            Path probe = Files.createTempFile(dir, ".ptq-probe", ".tmp");
+            Files.delete(probe);
+        } catch (IOException | SecurityException e) {
+            throw new PtqException("output: cannot write to " + dir + " (" + e.getMessage() + ")", e);
+        }
+    }
+
+    public static DatasetContext datasetContext(Model model, PipelineConfig cfg) {
+        List<ValueInfo> inputs = List.copyOf(model.graph().feedInputs());
+        int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+        return new DatasetContext() {
+            @Override public List<ValueInfo> modelInputs() { return inputs; }
+            @Override public Path baseDir() { return cfg.baseDir(); }
+            @Override public int threads() { return threads; }
+        };
+    }
+
+    public static MetricContext metricContext(Model model, PipelineConfig cfg) {
+        List<ValueInfo> outputs = new ArrayList<>(model.graph().outputs());
+        return new MetricContext() {
+            @Override public List<ValueInfo> modelOutputs() { return outputs; }
+            @Override public Path baseDir() { return cfg.baseDir(); }
+        };
+    }
+
+    static long size(Path p) {
+        try { return Files.size(p); } catch (IOException e) { return 0; }
+    }
+
+    public static String human(long bytes) {
+        if (bytes < 1024) return bytes + " B";
+        if (bytes < 1024 * 1024) return String.format("%.1f KB", bytes / 1024.0);
+        return String.format("%.2f MB", bytes / (1024.0 * 1024));
+    }
+}
