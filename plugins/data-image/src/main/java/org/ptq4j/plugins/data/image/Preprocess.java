@@ -41,7 +41,6 @@ record Preprocess(Color color, int resizeShort, int resizeH, int resizeW, int cr
             nh = resizeH;
             nw = resizeW;
         }
-        if (nh != h || nw != w) for (int c = 0; c < planes.length; c++) planes[c] = Resize.bilinear(planes[c], h, w, nh, nw);
         int top = 0, left = 0, ch = nh, cw = nw;
         if (cropH > 0) {
             if (cropH > nh || cropW > nw)
@@ -55,13 +54,21 @@ record Preprocess(Color color, int resizeShort, int resizeH, int resizeW, int cr
         if ((outH > 0 && ch != outH) || (outW > 0 && cw != outW))
             throw new PtqException(id + ": preprocessed image is " + ch + "x" + cw + " (HxW) but the model input needs "
                     + (outH > 0 ? outH : "?") + "x" + (outW > 0 ? outW : "?") + "; set 'resize' / 'crop'");
+        int stride = nw;
+        if (nh != h || nw != w) {
+            // resize and crop in one go: only the kept pixels are computed
+            for (int c = 0; c < planes.length; c++) planes[c] = Resize.bilinear(planes[c], h, w, nh, nw, top, left, ch, cw);
+            top = 0;
+            left = 0;
+            stride = cw;
+        }
         int cs = planes.length;
         float[] out = new float[cs * ch * cw];
         for (int c = 0; c < cs; c++) {
             float m = mean[mean.length == 1 ? 0 : c], s = std[std.length == 1 ? 0 : c];
             float[] p = planes[c];
             for (int y = 0; y < ch; y++) {
-                int src = (y + top) * nw + left;
+                int src = (y + top) * stride + left;
                 for (int x = 0; x < cw; x++) {
                     float v = (p[src + x] * scale - m) / s;
                     out[nhwc ? (y * cw + x) * cs + c : (c * ch + y) * cw + x] = v;
@@ -88,6 +95,27 @@ record Preprocess(Color color, int resizeShort, int resizeH, int resizeW, int cr
             for (int c = 1; c < planes.length; c++) System.arraycopy(planes[0], 0, planes[c], 0, n);
             return planes;
         }
+        if (isPlainSrgb(img)) {
+            // 8-bit sRGB (JPEG, RGB/RGBA PNG): raster bands are R, G, B(, A); read them without per-pixel color conversion
+            int[] order = color == Color.BGR ? new int[]{2, 1, 0} : new int[]{0, 1, 2};
+            if (color == Color.GRAY) {
+                float[] g = planes[0];
+                int[] v = null;
+                float[] k = {0.299f, 0.587f, 0.114f};
+                for (int b = 0; b < 3; b++) {
+                    v = r.getSamples(0, 0, w, h, b, v);
+                    for (int i = 0; i < n; i++) g[i] += k[b] * v[i];
+                }
+            } else {
+                int[] v = null;
+                for (int c = 0; c < 3; c++) {
+                    v = r.getSamples(0, 0, w, h, order[c], v);
+                    float[] pl = planes[c];
+                    for (int i = 0; i < n; i++) pl[i] = v[i];
+                }
+            }
+            return planes;
+        }
         int[] argb = img.getRGB(0, 0, w, h, null, 0, w);
         for (int i = 0; i < n; i++) {
             int p = argb[i], rr = (p >> 16) & 0xff, gg = (p >> 8) & 0xff, bb = p & 0xff;
@@ -98,5 +126,15 @@ record Preprocess(Color color, int resizeShort, int resizeH, int resizeW, int cr
             }
         }
         return planes;
+    }
+
+    private static boolean isPlainSrgb(BufferedImage img) {
+        var cm = img.getColorModel();
+        if (!(cm instanceof java.awt.image.ComponentColorModel || cm instanceof java.awt.image.DirectColorModel)) return false;
+        if (!cm.getColorSpace().isCS_sRGB() || cm.isAlphaPremultiplied()) return false;
+        var sm = img.getRaster().getSampleModel();
+        if (sm.getNumBands() < 3) return false;
+        for (int b = 0; b < 3; b++) if (sm.getSampleSize(b) != 8) return false;
+        return true;
     }
 }

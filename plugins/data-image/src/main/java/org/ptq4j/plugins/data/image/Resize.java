@@ -11,25 +11,33 @@ final class Resize {
 
     /** Resizes {@code src} ({@code h x w}, row-major) to {@code oh x ow}. */
     static float[] bilinear(float[] src, int h, int w, int oh, int ow) {
-        if (oh == h && ow == w) return src;
+        return bilinear(src, h, w, oh, ow, 0, 0, oh, ow);
+    }
+
+    /**
+     * The window {@code [top, top + ch) x [left, left + cw)} of {@code src} resized to {@code oh x ow}
+     * (resize then crop, computing only the pixels kept).
+     */
+    static float[] bilinear(float[] src, int h, int w, int oh, int ow, int top, int left, int ch, int cw) {
+        if (oh == h && ow == w && ch == oh && cw == ow) return src;
         Weights wx = weights(w, ow), wy = weights(h, oh);
-        float[] tmp = new float[h * ow];
+        float[] tmp = new float[h * cw];
         for (int y = 0; y < h; y++) {
             int row = y * w;
-            for (int x = 0; x < ow; x++) {
+            for (int x = 0; x < cw; x++) {
                 float acc = 0;
-                int base = x * wx.taps;
-                for (int t = 0; t < wx.count[x]; t++) acc += wx.w[base + t] * src[row + wx.first[x] + t];
-                tmp[y * ow + x] = acc;
+                int ox = x + left, base = ox * wx.taps, first = row + wx.first[ox];
+                for (int t = 0; t < wx.count[ox]; t++) acc += wx.w[base + t] * src[first + t];
+                tmp[y * cw + x] = acc;
             }
         }
-        float[] out = new float[oh * ow];
-        for (int y = 0; y < oh; y++) {
-            int base = y * wy.taps;
-            for (int t = 0; t < wy.count[y]; t++) {
+        float[] out = new float[ch * cw];
+        for (int y = 0; y < ch; y++) {
+            int oy = y + top, base = oy * wy.taps;
+            for (int t = 0; t < wy.count[oy]; t++) {
                 float k = wy.w[base + t];
-                int row = (wy.first[y] + t) * ow;
-                for (int x = 0; x < ow; x++) out[y * ow + x] += k * tmp[row + x];
+                int row = (wy.first[oy] + t) * cw;
+                for (int x = 0; x < cw; x++) out[y * cw + x] += k * tmp[row + x];
             }
         }
         return out;
