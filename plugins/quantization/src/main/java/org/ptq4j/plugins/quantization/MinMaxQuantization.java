@@ -77,7 +77,7 @@ public class MinMaxQuantization implements Algorithm {
         List<String> names = new ArrayList<>();
         for (QdqPlan.Layer l : plan.layers) names.add(l.node().name());
         out.annotations().put(QUANTIZED_LAYERS, List.copyOf(names));
-        out.annotations().put(FP32_MODEL, model.annotations().getOrDefault(FP32_MODEL, model));
+        out.annotations().put(FP32_MODEL, model);
         report(ctx.report(), section, plan, cfg, stats.samples());
         return out;
     }
