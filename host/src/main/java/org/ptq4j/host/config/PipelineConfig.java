@@ -27,7 +27,7 @@ public record PipelineConfig(Path file, Path baseDir, Path model, Path output, E
                              Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps) {
 
     public PipelineConfig {
-        datasets = Map.copyOf(datasets);
+        datasets = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(datasets));
         steps = List.copyOf(steps);
     }
 

@@ -2,6 +2,7 @@ package org.ptq4j.host.plugins;
 
 import org.pf4j.DefaultPluginManager;
 import org.pf4j.PluginDependency;
+import org.pf4j.PluginDescriptor;
 import org.pf4j.PluginManager;
 import org.pf4j.PluginState;
 import org.pf4j.PluginWrapper;
@@ -76,28 +77,43 @@ public final class PluginLoader {
         for (Path d : folders) if (!Files.isDirectory(d)) throw new PtqException("plugin folder not found: " + d);
         List<Failure> failures = new ArrayList<>();
         Manager pm = new Manager(folders);
-        Map<String, Path> loaded = new LinkedHashMap<>();
+        // read every descriptor first: a plugin whose required plugins are missing is dropped before
+        // loading (pf4j would otherwise fail every later load while resolving dependencies)
+        Map<String, PluginDescriptor> descriptors = new LinkedHashMap<>();
+        Map<String, Path> paths = new LinkedHashMap<>();
         for (Path p : folders.isEmpty() ? List.<Path>of() : pm.pluginPaths()) {
-            if (isPluginJunk(p)) continue;
+            if (p.getFileName().toString().startsWith(".")) continue;
             try {
-                String id = pm.loadPlugin(p);
-                loaded.put(id, p);
+                PluginDescriptor d = pm.descriptor(p);
+                if (paths.containsKey(d.getPluginId())) {
+                    failures.add(new Failure(d.getPluginId(), p, "a plugin with this id is already loaded from " + paths.get(d.getPluginId())));
+                    continue;
+                }
+                descriptors.put(d.getPluginId(), d);
+                paths.put(d.getPluginId(), p);
             } catch (RuntimeException | LinkageError e) {
                 failures.add(new Failure(idOf(p), p, cause(e)));
             }
         }
-        // a plugin whose required plugins are missing cannot work: unload it and say why
         boolean changed = true;
         while (changed) {
             changed = false;
-            for (PluginWrapper w : List.copyOf(pm.getPlugins())) {
-                for (PluginDependency dep : w.getDescriptor().getDependencies()) {
-                    if (dep.isOptional() || pm.getPlugin(dep.getPluginId()) != null) continue;
-                    failures.add(new Failure(w.getPluginId(), w.getPluginPath(), "requires plugin '" + dep.getPluginId() + "', which is not installed"));
-                    pm.unloadPlugin(w.getPluginId());
+            for (PluginDescriptor d : List.copyOf(descriptors.values())) {
+                for (PluginDependency dep : d.getDependencies()) {
+                    if (dep.isOptional() || descriptors.containsKey(dep.getPluginId())) continue;
+                    failures.add(new Failure(d.getPluginId(), paths.get(d.getPluginId()), "requires plugin '" + dep.getPluginId() + "', which is not installed"));
+                    descriptors.remove(d.getPluginId());
                     changed = true;
                     break;
                 }
+            }
+        }
+        for (String id : descriptors.keySet()) {
+            try {
+                pm.loadPlugin(paths.get(id));
+            } catch (RuntimeException | LinkageError e) {
+                failures.add(new Failure(id, paths.get(id), cause(e)));
+                if (pm.getPlugin(id) != null) pm.unloadPlugin(id);
             }
         }
         try {
@@ -155,6 +171,8 @@ public final class PluginLoader {
         Manager(List<Path> roots) { super(roots); }
 
         List<Path> pluginPaths() { return pluginRepository.getPluginPaths(); }
+
+        PluginDescriptor descriptor(Path p) { return getPluginDescriptorFinder().find(p); }
     }
 
     private static String label(String provider) {
@@ -165,12 +183,6 @@ public final class PluginLoader {
         List<T> r = new ArrayList<>();
         for (Class<? extends T> c : pm.getExtensionClasses(type, pluginId)) r.add(type.cast(pm.getExtensionFactory().create(c)));
         return r;
-    }
-
-    /** Folders pf4j created next to zips' siblings are fine; skip hidden files. */
-    private static boolean isPluginJunk(Path p) {
-        String n = p.getFileName().toString();
-        return n.startsWith(".");
     }
 
     private static String idOf(Path p) {
