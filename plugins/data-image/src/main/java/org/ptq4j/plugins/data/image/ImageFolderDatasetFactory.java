@@ -79,6 +79,11 @@ public class ImageFolderDatasetFactory implements DatasetFactory {
         return new ImageFolderDataset(input.name(), entries, annotated, pre);
     }
 
+    /** A FLOAT_LIST value; a single number (as programmatic callers may pass) counts as a one-item list. */
+    static List<Double> doubles(Params params, String key) {
+        return params.raw(key) instanceof Number n ? List.of(n.doubleValue()) : params.getDoubles(key);
+    }
+
     private static Path resolve(Path base, Path p) { return base == null ? p : base.resolve(p); }
 
     private static ValueInfo input(Params params, List<ValueInfo> inputs) {
@@ -121,8 +126,8 @@ public class ImageFolderDatasetFactory implements DatasetFactory {
             throw new PtqException(what + ": 'dtype' " + e.getMessage());
         }
         float scale = params.number("scale").orElse(1.0).floatValue();
-        float[] mean = perChannel(params.getDoubles("mean"), "mean", color.channels, 0, what);
-        float[] std = perChannel(params.getDoubles("std"), "std", color.channels, 1, what);
+        float[] mean = perChannel(doubles(params, "mean"), "mean", color.channels, 0, what);
+        float[] std = perChannel(doubles(params, "std"), "std", color.channels, 1, what);
         for (float s : std) if (s == 0) throw new PtqException(what + ": 'std' contains 0");
         boolean identity = scale == 1 && mean.length == 1 && mean[0] == 0 && std.length == 1 && std[0] == 1;
         if (!identity && !dtype.isFloatingPoint())

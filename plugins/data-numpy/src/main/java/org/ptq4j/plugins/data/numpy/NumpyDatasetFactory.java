@@ -72,7 +72,7 @@ public class NumpyDatasetFactory implements DatasetFactory {
             long[] sampleShape = Arrays.copyOfRange(array.shape(), 1, array.rank());
             checkShape(declared, sampleShape, array, what);
             DType target = target(params, declared, array, what);
-            Normalize norm = Normalize.of(params.number("scale").orElse(1.0), params.getDoubles("mean"), params.getDoubles("std"),
+            Normalize norm = Normalize.of(params.number("scale").orElse(1.0), doubles(params, "mean"), doubles(params, "std"),
                     params.integer("channel_axis").orElse(1) - 1, sampleShape, target, what);
             sources.add(new NumpyDataset.Input(input, file.getFileName().toString(), array, sampleShape, norm));
         }
@@ -80,6 +80,11 @@ public class NumpyDatasetFactory implements DatasetFactory {
         if (n > Integer.MAX_VALUE) throw new PtqException(first + ": too many rows (" + n + ")");
         long[] labels = params.path("labels").map(p -> labels(resolve(context.baseDir(), p), files.values().iterator().next(), n)).orElse(null);
         return new NumpyDataset(sources, (int) n, labels);
+    }
+
+    /** A FLOAT_LIST value; a single number (as programmatic callers may pass) counts as a one-item list. */
+    static List<Double> doubles(Params params, String key) {
+        return params.raw(key) instanceof Number n ? List.of(n.doubleValue()) : params.getDoubles(key);
     }
 
     /** Model input name -> file, from a single path or a map. */
@@ -153,7 +158,7 @@ public class NumpyDatasetFactory implements DatasetFactory {
             }
         }
         if (declared != null && declared.dtype() != null) return declared.dtype();
-        boolean normalise = params.number("scale").orElse(1.0) != 1 || !params.getDoubles("mean").isEmpty() || !params.getDoubles("std").isEmpty();
+        boolean normalise = params.number("scale").orElse(1.0) != 1 || !doubles(params, "mean").isEmpty() || !doubles(params, "std").isEmpty();
         return normalise ? DType.FLOAT : array.dtype();
     }
 

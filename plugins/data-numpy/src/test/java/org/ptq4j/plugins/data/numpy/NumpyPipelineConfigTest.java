@@ -1,0 +1,59 @@
+package org.ptq4j.plugins.data.numpy;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.ptq4j.host.config.PipelineConfig;
+import org.ptq4j.host.config.PipelineConfigLoader;
+import org.ptq4j.host.plugins.Registry;
+import org.ptq4j.host.plugins.TestExtensions;
+import org.ptq4j.host.testing.TestAssets;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.data.DatasetContext;
+import org.ptq4j.spi.model.ValueInfo;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The dataset's parameters as a user writes them in a pipeline YAML, through the host's validator. */
+class NumpyPipelineConfigTest {
+    @Test
+    void yamlParametersOpenTheDataset(@TempDir Path tmp) throws Exception {
+        Path data = TestAssets.shared().resolve("data");
+        Files.writeString(tmp.resolve("pipeline.yaml"), """
+                model: %s
+                output: out.onnx
+                datasets:
+                  calibration: {type: numpy, path: {input: %s}, scale: 0.00392156862745098, mean: 0.2860, std: [0.3530]}
+                  validation:
+                    type: numpy
+                    path: %s
+                    labels: %s
+                    dtype: float32
+                pipeline:
+                  - algorithm: AddMetadata
+                    params: {key: k}
+                """.formatted(TestAssets.model("fmnist_cnn.onnx"), data.resolve("fmnist-calib-300-u8.npy"),
+                data.resolve("fmnist-test-1k.npy"), data.resolve("fmnist-test-1k-labels.npy")));
+        Registry registry = Registry.fromClasspath().add(new TestExtensions.AddMetadata(), "test");
+        PipelineConfig cfg = new PipelineConfigLoader(registry).load(tmp.resolve("pipeline.yaml"));
+        List<ValueInfo> inputs = NumpyDatasetTest.CNN.graph().feedInputs();
+        DatasetContext ctx = new DatasetContext() {
+            @Override public List<ValueInfo> modelInputs() { return inputs; }
+            @Override public Path baseDir() { return cfg.baseDir(); }
+        };
+        var calib = cfg.datasets().get("calibration");
+        try (Dataset ds = calib.factory().open(calib.params(), ctx)) {
+            assertEquals(300, ds.size());
+            assertArrayEquals(TestAssets.npy("fmnist-calib-300.npy").slice0(5, 6).floats(), ds.get(5).inputs().get("input").floats(), 1e-5f);
+        }
+        var val = cfg.datasets().get("validation");
+        try (Dataset ds = val.factory().open(val.params(), ctx)) {
+            assertEquals(1000, ds.size());
+            assertTrue(ds.annotated());
+            assertEquals(TestAssets.npy("fmnist-test-1k-labels.npy").longs()[999], ds.get(999).annotation().longs()[0]);
+        }
+    }
+}
