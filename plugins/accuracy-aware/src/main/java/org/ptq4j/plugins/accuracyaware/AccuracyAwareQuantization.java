@@ -63,6 +63,7 @@ public final class AccuracyAwareQuantization implements Algorithm {
                 ParamSpec.choice("ranking", "hybrid", "layer ranking: metric on the ranking subset with output-error tie-break (hybrid), metric, output_error, or naive (each layer's own quantization error)",
                         "hybrid", "metric", "output_error", "naive"),
                 ParamSpec.choice("search", "gallop", "revert the top 1,2,4.. ranked layers then binary-search (gallop) or one layer per full evaluation (sequential)", "gallop", "sequential"),
+                ParamSpec.bool("prune", true, "after meeting the budget, put back reverted layers the ranking subset finds harmless, one full evaluation each, until one breaks the budget"),
                 ParamSpec.bool("tune_hyperparams", false, "before reverting, try the base's 'mixed' preset and other range estimators and keep the best"),
                 ParamSpec.choice("restore_mode", "full", "full: reverted layers are FP32; auto: then keep int8 weights (reverting only activations) where the budget still holds", "full", "auto"),
                 ParamSpec.bool("keep_intermediate", false, "save every evaluated candidate model to intermediate_dir"),
@@ -123,10 +124,12 @@ public final class AccuracyAwareQuantization implements Algorithm {
         if (!budget.met(start.drop())) {
             judge.rankingSubset(rankingSubset(ref.perSample(), e0.perSample(), params));
             result = search.run(start);
+            if (budget.met(result.drop()) && params.getBool("prune")) result = search.prune(result);
             if (budget.met(result.drop()) && params.getString("restore_mode").equals("auto")) result = restoreWeights(search, result, budget);
         }
 
         boolean met = budget.met(result.drop());
+        quantizer.report(result.model());
         rep.put(sec, "final_value", result.evaluation().value());
         rep.put(sec, "final_drop", result.drop());
         rep.put(sec, "budget_met", met);

@@ -25,6 +25,8 @@ import java.util.Set;
  */
 final class Quantizer {
     private final PipelineContext ctx;
+    private final BaseContext baseCtx;
+    private final Map<Model, BaseContext.ScratchReport> reports = new java.util.IdentityHashMap<>();
     private final Algorithm base;
     private final Model fp32;
     private Map<String, Object> values;
@@ -32,6 +34,7 @@ final class Quantizer {
 
     Quantizer(PipelineContext ctx, Algorithm base, Model fp32, Map<String, Object> values, Statistics given) {
         this.ctx = ctx;
+        this.baseCtx = new BaseContext(ctx);
         this.base = base;
         this.fp32 = fp32;
         this.values = plain(values);
@@ -49,19 +52,28 @@ final class Quantizer {
     Model build(Collection<String> reverted, Collection<String> activationOnly) {
         Params p = ctx.params(base, withIgnored(values, reverted));
         ensureStatistics(p);
-        Model m = base.apply(fp32, p, stats, ctx);
-        return ActivationRevert.apply(m, activationOnly);
+        BaseContext.ScratchReport rep = baseCtx.newReport();
+        Model m = ActivationRevert.apply(base.apply(fp32, p, stats, baseCtx), activationOnly);
+        reports.put(m, rep);
+        return m;
+    }
+
+    /** Copies what the base reported while building {@code model} into the run's report. */
+    void report(Model model) {
+        BaseContext.ScratchReport r = reports.get(model);
+        if (r != null) r.replay(ctx.report());
     }
 
     /** Collects (once) any statistic the base needs with parameters {@code p} that is not there yet. */
     private void ensureStatistics(Params p) {
         List<StatisticRequest> missing = new ArrayList<>();
-        for (StatisticRequest r : base.statistics(fp32, p, ctx)) if (!stats.has(r)) missing.add(r);
+        for (StatisticRequest r : base.statistics(fp32, p, baseCtx)) if (!stats.has(r)) missing.add(r);
         if (missing.isEmpty()) return;
         Dataset calib = ctx.dataset(PipelineContext.CALIBRATION)
                 .orElseThrow(() -> new PtqException("AccuracyAwareQuantization: base algorithm '" + base.name()
                         + "' needs statistics but the pipeline has no '" + PipelineContext.CALIBRATION + "' dataset"));
-        Statistics more = ctx.collect(fp32, calib, ctx.subset(calib, calib.size(), 0, false), missing);
+        int n = values.get("stat_subset_size") instanceof Number k ? Math.min(k.intValue(), calib.size()) : calib.size();
+        Statistics more = ctx.collect(fp32, calib, ctx.subset(calib, n, 0, false), missing);
         stats = merged(stats, more);
     }
 

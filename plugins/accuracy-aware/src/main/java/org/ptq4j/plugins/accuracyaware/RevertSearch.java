@@ -27,8 +27,8 @@ import java.util.function.Consumer;
  * ranking until the budget is met, then binary-searches the shortest prefix that meets it
  * (about 2·log2(k) full evaluations for k reverted layers instead of k). When the drop grows
  * on the way, it steps back to the best prefix seen, re-ranks the rest on top of it and goes on;
- * a top layer that does not help on its own is set aside. {@link Strategy#SEQUENTIAL} is the
- * POT / NNCF scheme: one layer per full evaluation, step back and re-rank when the drop grows.
+ * a top layer that does not help on its own is set aside. {@link Strategy#SEQUENTIAL} is NNCF's
+ * scheme: rank once, then one more layer per full evaluation in that order.
  * The search stops at the budget, after {@code maxIter} full evaluations, or when no layer is left.
  */
 final class RevertSearch {
@@ -97,9 +97,13 @@ final class RevertSearch {
         return budget.met(cur.drop()) ? cur : best;
     }
 
-    /** Galloping + binary search over prefixes of {@code order}; null when no prefix improved. */
+    /**
+     * Galloping + binary search over prefixes of {@code order}. Returns the shortest prefix found that
+     * meets the budget; else, when the drop grew after an improvement, the best prefix (the caller
+     * re-ranks on top of it); null when no prefix improved on {@code cur}.
+     */
     private Trial gallop(List<String> reverted, List<String> order, Trial cur) {
-        Trial prev = cur, bestHere = null;
+        Trial bestHere = null;
         int k = 1, failK = 0;
         Trial met = null;
         int metK = 0;
@@ -107,9 +111,8 @@ final class RevertSearch {
             Trial t = trial(concat(reverted, order.subList(0, k)));
             if (budget.met(t.drop())) { met = t; metK = k; break; }
             failK = k;
+            if (bestHere != null && t.drop() > bestHere.drop()) break; // the drop grew: step back and re-rank
             if (t.drop() < (bestHere == null ? cur.drop() : bestHere.drop())) bestHere = t;
-            else if (t.drop() > prev.drop()) break; // the drop grew: step back to the best prefix and re-rank
-            prev = t;
             if (k == order.size()) break;
             k = Math.min(2 * k, order.size());
         }
@@ -123,19 +126,43 @@ final class RevertSearch {
         return met;
     }
 
-    /** One layer per full evaluation, in ranking order, until the drop grows; null when the first did not help. */
+    /** NNCF's scheme: one more layer per full evaluation, in ranking order, until the budget is met. */
     private Trial sequential(List<String> reverted, List<String> order, Trial cur) {
         List<String> r = new ArrayList<>(reverted);
-        Trial accepted = null;
+        Trial last = null;
         for (String layer : order) {
             if (exhausted()) break;
-            Trial t = trial(concat(r, List.of(layer)));
-            if (budget.met(t.drop())) return t;
-            if (t.drop() >= (accepted == null ? cur.drop() : accepted.drop())) break; // step back, re-rank
-            accepted = t;
             r.add(layer);
+            last = trial(r);
+            if (budget.met(last.drop())) break;
         }
-        return accepted;
+        return last;
+    }
+
+    /**
+     * Fewer FP32 layers: scores putting each reverted layer back (quantized) on the ranking subset,
+     * then tries them, most harmless first, one full evaluation each, until one breaks the budget.
+     */
+    Trial prune(Trial met) {
+        if (met.reverted().size() < 2 || exhausted()) return met;
+        Map<String, Judge.Score> scores = new LinkedHashMap<>();
+        for (String l : met.reverted()) {
+            List<String> r = new ArrayList<>(met.reverted());
+            r.remove(l);
+            scores.put(l, judge.score(quantizer.build(r, met.activationOnly())));
+        }
+        List<String> order = new ArrayList<>(met.reverted());
+        order.sort(comparator(scores));
+        Trial cur = met;
+        for (String l : order) {
+            if (exhausted()) break;
+            List<String> r = new ArrayList<>(cur.reverted());
+            r.remove(l);
+            Trial t = trial(r, cur.activationOnly());
+            if (!budget.met(t.drop())) break;
+            cur = t;
+        }
+        return cur;
     }
 
     /** Orders {@code left} from most to least harmful when quantized, on top of {@code reverted}. */
@@ -149,16 +176,20 @@ final class RevertSearch {
         }
         Map<String, Judge.Score> scores = new LinkedHashMap<>();
         for (String l : left) scores.put(l, judge.score(quantizer.build(concat(reverted, List.of(l)), List.of())));
+        List<String> o = new ArrayList<>(left);
+        o.sort(comparator(scores));
+        return o;
+    }
+
+    /** Best first: higher metric on the ranking subset (hybrid: ties broken by lower output error). */
+    private Comparator<String> comparator(Map<String, Judge.Score> scores) {
         Comparator<String> byMetric = Comparator.comparingDouble(l -> -budget.gain(scores.get(l).metric(), 0));
         Comparator<String> byError = Comparator.comparingDouble(l -> scores.get(l).outputError());
-        Comparator<String> c = switch (ranking) {
+        return switch (ranking) {
             case METRIC -> byMetric;
             case OUTPUT_ERROR -> byError;
             default -> byMetric.thenComparing(byError);
         };
-        List<String> o = new ArrayList<>(left);
-        o.sort(c);
-        return o;
     }
 
     /** Builds and fully evaluates a candidate (memoized; counts one iteration when new). */

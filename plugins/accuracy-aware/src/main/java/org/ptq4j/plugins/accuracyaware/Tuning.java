@@ -10,8 +10,9 @@ import java.util.Objects;
 
 /**
  * tune_hyperparams: the base parameters worth trying before reverting layers, found in the base's
- * own declarations: the {@code mixed} value of a {@code preset} choice, then every other value of a
- * choice whose name mentions an estimator (range estimators), at any nesting depth.
+ * own declarations: the {@code mixed} value of a {@code preset} choice, then every other preset of
+ * each range estimator (a {@code preset} choice inside a map whose name mentions "estimator", e.g.
+ * {@code activations.range_estimator.preset: quantile}), at any nesting depth.
  */
 final class Tuning {
     private Tuning() {}
@@ -50,9 +51,10 @@ final class Tuning {
             if (s.type() == ParamType.MAP && !s.children().isEmpty()) {
                 scan(s.children(), cur instanceof Map<?, ?> m ? (Map<String, Object>) m : null, p, presets, estimators);
             } else if (s.type() == ParamType.ENUM) {
-                Object now = cur != null ? cur : s.defaultValue();
-                if (s.name().equals("preset") && s.choices().contains("mixed") && !"mixed".equals(now)) presets.add(new Option(p, "mixed"));
-                if (s.name().contains("estimator"))
+                Object now = cur != null ? cur : s.defaultValue() != null ? s.defaultValue() : s.choices().isEmpty() ? null : s.choices().get(0); // no default: the first choice
+                if (!s.name().equals("preset")) continue;
+                if (s.choices().contains("mixed") && !"mixed".equals(now)) presets.add(new Option(p, "mixed"));
+                else if (path.stream().anyMatch(k -> k.contains("estimator")))
                     for (String c : s.choices()) if (!Objects.equals(c, now)) estimators.add(new Option(p, c));
             }
         }
