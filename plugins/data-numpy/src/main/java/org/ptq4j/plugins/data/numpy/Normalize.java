@@ -33,12 +33,16 @@ final class Normalize {
         boolean identity = scale == 1 && mean.isEmpty() && std.isEmpty();
         if (!identity && !target.isFloatingPoint())
             throw new PtqException(what + ": scale/mean/std need a floating-point input, but it is " + target + " (set 'dtype' or drop the normalisation)");
+        if (identity) return none(target);
         int channels = mean.size() > 1 || std.size() > 1 ? checkAxis(channelAxis, sampleShape, what) : 1;
         float[] m = values("mean", mean, channels, 0, sampleShape, channelAxis, what);
         float[] s = values("std", std, channels, 1, sampleShape, channelAxis, what);
         for (float v : s) if (v == 0) throw new PtqException(what + ": 'std' contains 0");
         return new Normalize((float) scale, m, s, channelAxis, target);
     }
+
+    /** Only the dtype conversion. */
+    static Normalize none(DType target) { return new Normalize(1, new float[]{0}, new float[]{1}, 0, target); }
 
     private static int checkAxis(int axis, long[] shape, String what) {
         if (axis < 0 || axis >= shape.length)

@@ -31,7 +31,8 @@ import java.util.zip.ZipFile;
  * ({@code path}: a file, or a map input name -> file), optionally with integer {@code labels}.
  * {@code .npy} files are memory-mapped; {@code .npz} archives are read into memory, their entries
  * matched to model inputs by name. Rows are converted to the model input's dtype and normalised
- * per sample: {@code (x * scale - mean) / std} (floating-point inputs only).
+ * per sample: {@code (x * scale - mean) / std}; with several inputs, only the floating-point ones are
+ * normalised (integer inputs such as token ids are only converted).
  */
 @Extension
 public class NumpyDatasetFactory implements DatasetFactory {
@@ -65,14 +66,15 @@ public class NumpyDatasetFactory implements DatasetFactory {
             String what = "numpy dataset, input '" + input + "' (" + file + ")";
             if (array.rank() < 1) throw new PtqException(what + ": a scalar array; expected samples along axis 0");
             if (rows != null && array.dim(0) != rows)
-                throw new PtqException(what + ": has " + array.dim(0) + " rows but " + first + " has " + rows);
+                throw new PtqException(what + ": has " + array.dim(0) + " rows but " + first + " has " + rows + "; every input needs one row per sample");
             rows = array.dim(0);
             first = file.toString();
             ValueInfo declared = inputs.stream().filter(v -> v.name().equals(input)).findFirst().orElse(null);
             long[] sampleShape = Arrays.copyOfRange(array.shape(), 1, array.rank());
             checkShape(declared, sampleShape, array, what);
             DType target = target(params, declared, array, what);
-            Normalize norm = Normalize.of(params.number("scale").orElse(1.0), doubles(params, "mean"), doubles(params, "std"),
+            // with several inputs, scale/mean/std apply to the floating-point ones (e.g. not to token ids)
+            Normalize norm = files.size() > 1 && !target.isFloatingPoint() ? Normalize.none(target) : Normalize.of(params.number("scale").orElse(1.0), doubles(params, "mean"), doubles(params, "std"),
                     params.integer("channel_axis").orElse(1) - 1, sampleShape, target, what);
             sources.add(new NumpyDataset.Input(input, file.getFileName().toString(), array, sampleShape, norm));
         }
@@ -109,7 +111,10 @@ public class NumpyDatasetFactory implements DatasetFactory {
         }
         List<String> missing = names.stream().filter(n -> !out.containsKey(n)).toList();
         if (!missing.isEmpty()) throw new PtqException("numpy dataset: 'path' gives no file for model input(s) " + missing);
-        return out;
+        if (names.isEmpty()) return out;
+        Map<String, Path> ordered = new LinkedHashMap<>();   // the model's input order
+        for (String n : names) ordered.put(n, out.get(n));
+        return ordered;
     }
 
     private static Path resolve(Path base, Object v) {

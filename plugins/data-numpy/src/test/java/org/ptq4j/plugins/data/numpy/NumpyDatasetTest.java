@@ -133,6 +133,29 @@ class NumpyDatasetTest {
     }
 
     @Test
+    void multiInputModelsMapEachInputToItsFile(@TempDir Path tmp) throws Exception {
+        // a two-input model (image + integer ids): each input gets its own file; only the float input is normalised
+        List<ValueInfo> two = List.of(inputs.get(0), new ValueInfo("ids", DType.INT64, List.of(org.ptq4j.spi.model.Dim.named("batch"), org.ptq4j.spi.model.Dim.of(4))));
+        Path ids = tmp.resolve("ids.npy");
+        int[] v = IntStream.range(0, 300 * 4).toArray();
+        Npy.write(Tensor.ofInts(new long[]{300, 4}, v), ids);
+        Map<String, Object> p = fmnist(Map.of("input", "fmnist-calib-300-u8.npy", "ids", ids.toString()));
+        try (Dataset ds = new NumpyDatasetFactory().open(new Params(p), context(two))) {
+            Sample s = ds.get(10);
+            assertEquals(DType.INT64, s.inputs().get("ids").dtype());
+            assertArrayEquals(new long[]{40, 41, 42, 43}, s.inputs().get("ids").longs());
+            assertArrayEquals(TestAssets.npy("fmnist-calib-300.npy").slice0(10, 11).floats(), s.inputs().get("input").floats(), 1e-5f);
+        }
+        // a single file cannot feed two inputs
+        var e = assertThrows(PtqException.class, () -> new NumpyDatasetFactory().open(new Params(fmnist("fmnist-calib-300-u8.npy")), context(two)));
+        assertTrue(e.getMessage().contains("[input, ids]") && e.getMessage().contains("map"), e.getMessage());
+        // rows must agree
+        Npy.write(Tensor.ofInts(new long[]{3, 4}, new int[12]), ids);
+        e = assertThrows(PtqException.class, () -> new NumpyDatasetFactory().open(new Params(p), context(two)));
+        assertTrue(e.getMessage().contains("ids.npy") && e.getMessage().contains("3 rows") && e.getMessage().contains("300"), e.getMessage());
+    }
+
+    @Test
     void parallelReadsEqualSequentialReads() {
         try (Dataset ds = open(fmnist("fmnist-test-10k-u8.npy"))) {
             int[] idx = IntStream.range(0, 2000).toArray();
