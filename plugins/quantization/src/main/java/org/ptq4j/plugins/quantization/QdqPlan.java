@@ -110,7 +110,11 @@ final class QdqPlan {
             } else {
                 List<String> data = op.equals("Add") || op.equals("Mul") || op.equals("Concat") ? n.inputs() : List.of(n.input(0));
                 String why = null;
-                for (String t : data) if (t.isEmpty() || plan.isConstant(t) || !plan.isFloat(t)) why = "input " + (t.isEmpty() ? "(none)" : "'" + t + "'") + " is a constant or not float";
+                for (String t : data) {
+                    if (t.isEmpty()) why = "an input is omitted";
+                    else if (plan.isConstant(t)) why = "input '" + t + "' is a constant (e.g. a bias): stays float";
+                    else if (!plan.isFloat(t)) why = "input '" + t + "' is not float";
+                }
                 if ((op.equals("Add") || op.equals("Mul")) && n.inputs().size() != 2) why = "not a binary op";
                 if (why != null) { plan.skipped.put(n.name(), why); continue; }
                 quantOps.add(n);

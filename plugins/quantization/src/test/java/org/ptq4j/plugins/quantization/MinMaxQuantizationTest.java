@@ -70,8 +70,9 @@ class MinMaxQuantizationTest {
         Graph g = q.graph();
         List<String> layers = MinMaxQuantization.quantizedLayers(q);
         assertEquals(11, layers.size(), "10 Conv + 1 Gemm: " + layers);
-        assertSame(QUANTIZED.get("fmnist_resnet.onnx").annotations().get(MinMaxQuantization.FP32_MODEL), q.annotations().get(MinMaxQuantization.FP32_MODEL));
         Model fp32 = (Model) q.annotations().get(MinMaxQuantization.FP32_MODEL);
+        assertTrue(fp32.graph().nodes().stream().noneMatch(n -> n.opType().endsWith("QuantizeLinear")), "the FP32 model is recorded unquantized");
+        assertEquals(fp32.graph().nodes().size(), Fixtures.fmnist("fmnist_resnet.onnx").graph().nodes().size());
         for (String name : layers) {
             Node n = g.node(name).orElseThrow(() -> new AssertionError("layer " + name + " lost its FP32 name"));
             assertTrue(fp32.graph().node(name).isPresent());
@@ -223,13 +224,19 @@ class MinMaxQuantizationTest {
     @Test
     void perChannelNeedsOpset13ElseFallsBackToPerTensor() {
         Model m = Fixtures.fmnist("fmnist_cnn.onnx");
-        m.opsets().put("", 12L);
-        QuantConfig cfg = QuantConfig.from(new org.ptq4j.spi.param.Params(Map.of()), "MinMaxQuantization");
-        QdqPlan plan = QdqPlan.of(m, cfg, "MinMaxQuantization");
-        assertTrue(plan.perChannelFallback);
-        assertTrue(plan.layers.stream().allMatch(l -> l.axis() < 0));
+        m.opsets().put("", 12L);   // the CNN's ops are the same in opset 12
+        try (HostContext ctx = Fixtures.context(new Fixtures.TensorDataset("input", Fixtures.calibration()))) {
+            Model q = Fixtures.run(new MinMaxQuantization(), m, Map.of(), ctx);
+            for (Node n : q.graph().nodes()) if (n.opType().equals("DequantizeLinear")) {
+                assertFalse(n.attributes().containsKey("axis"), n.name());
+                assertEquals(0, q.graph().initializer(n.input(1)).orElseThrow().rank(), n.name());
+            }
+            String s = String.valueOf(ctx.report().asMap().get("MinMaxQuantization"));
+            assertTrue(s.contains("opset >= 13"), s);
+            assertTrue(Fixtures.top1(q) > 0.895);
+        }
         m.opsets().put("", 9L);
-        PtqException e = assertThrows(PtqException.class, () -> QdqPlan.of(m, cfg, "MinMaxQuantization"));
-        assertTrue(e.getMessage().contains("opset"), e.getMessage());
+        PtqException e = assertThrows(PtqException.class, () -> Fixtures.quantize(m, Map.of()));
+        assertTrue(e.getMessage().contains("opset 9"), e.getMessage());
     }
 }
