@@ -70,7 +70,7 @@ public final class SmoothQuant implements Algorithm {
         Model out = model.copy();
         Graph g = out.graph();
         int smoothed = 0, layers = 0;
-        double worstBefore = 0, worstAfter = 0;
+        float maxBefore = 0, maxAfter = 0;
         for (Map.Entry<String, List<Node>> e : groups(g, Set.copyOf(params.map("ignored").getStrings("names"))).entrySet()) {
             String x = e.getKey();
             float[] act = statistics.get(x, SPEC);
@@ -90,10 +90,10 @@ public final class SmoothQuant implements Algorithm {
                 s[c] = (float) Math.max(sc, EPS);
                 inv[c] = 1f / s[c];
             }
-            worstBefore = Math.max(worstBefore, spread(act));
-            float[] after = act.clone();
-            for (int c = 0; c < k; c++) after[c] *= inv[c];
-            worstAfter = Math.max(worstAfter, spread(after));
+            for (int c = 0; c < k; c++) {
+                maxBefore = Math.max(maxBefore, act[c]);
+                maxAfter = Math.max(maxAfter, act[c] * inv[c]);
+            }
 
             String invName = g.uniqueName(x + "_smooth_scale"), xs = g.uniqueName(x + "_smoothed");
             g.initializers().put(invName, Tensor.ofFloats(new long[]{k}, inv));
@@ -119,16 +119,8 @@ public final class SmoothQuant implements Algorithm {
         context.report().put(NAME, "alpha", alpha);
         context.report().put(NAME, "activations_smoothed", smoothed);
         context.report().put(NAME, "matmuls", layers);
-        context.report().put(NAME, "max_channel_range_ratio", String.format("%.1f -> %.1f", worstBefore, worstAfter));
+        context.report().put(NAME, "max_activation_abs", String.format(java.util.Locale.ROOT, "%.3g -> %.3g", maxBefore, maxAfter));
         out.annotations().putIfAbsent("ptq.fp32_model", model);
         return out;
-    }
-
-    /** max / median of per-channel ranges: how much one channel dominates the tensor's range. */
-    private static double spread(float[] r) {
-        float[] c = r.clone();
-        java.util.Arrays.sort(c);
-        float med = c[c.length / 2];
-        return med > 0 ? c[c.length - 1] / med : 0;
     }
 }

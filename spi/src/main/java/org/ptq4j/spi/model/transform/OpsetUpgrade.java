@@ -180,9 +180,60 @@ public final class OpsetUpgrade {
             }
         }
 
+        private final Map<String, Integer> ranks = new HashMap<>();
+
+        /** The rank of a tensor: declared, or inferred through the producers of common shape-preserving ops; -1 when unknown. */
         int rankOf(String tensor) {
+            Integer known = ranks.get(tensor);
+            if (known != null) return known;
+            ranks.put(tensor, -1); // guards against cycles
+            int r = inferRank(tensor);
+            ranks.put(tensor, r);
+            return r;
+        }
+
+        private int inferRank(String tensor) {
             var vi = g.typeOf(tensor);
-            return vi == null || vi.shape() == null ? -1 : vi.shape().size();
+            if (vi != null && vi.shape() != null) return vi.shape().size();
+            Node p = g.producer(tensor);
+            if (p == null || !(p.domain().isEmpty() || p.domain().equals("ai.onnx"))) return -1;
+            switch (p.opType()) {
+                case "Add", "Sub", "Mul", "Div", "Pow", "Where", "Equal", "Less", "Greater", "And", "Or", "Max", "Min", "Sum", "PRelu", "MatMul" -> {
+                    int m = 0;
+                    for (String in : p.inputs()) {
+                        int ri = rankOf(in);
+                        if (ri < 0) return -1;
+                        m = Math.max(m, ri);
+                    }
+                    return m;
+                }
+                case "Relu", "Erf", "Sqrt", "Cast", "Softmax", "LogSoftmax", "Hardmax", "Tanh", "Sigmoid", "Exp", "Log", "Neg", "Abs",
+                        "Identity", "Dropout", "Not", "Clip", "Reciprocal", "LeakyRelu", "Elu", "Floor", "Ceil", "Round", "Sign", "Concat" -> {
+                    return rankOf(p.input(0));
+                }
+                case "Transpose" -> {
+                    return p.attribute("perm").map(a -> a.asLongs().size()).orElseGet(() -> rankOf(p.input(0)));
+                }
+                case "Reshape" -> {
+                    return g.initializer(p.input(1)).map(t -> (int) t.numElements()).orElse(-1);
+                }
+                case "Unsqueeze" -> {
+                    int in = rankOf(p.input(0));
+                    int axes = p.attribute("axes").map(a -> a.asLongs().size())
+                            .orElseGet(() -> g.initializer(p.input(1)).map(t -> (int) t.numElements()).orElse(-1));
+                    return in < 0 || axes < 0 ? -1 : in + axes;
+                }
+                case "Flatten", "Gemm" -> {
+                    return 2;
+                }
+                case "Constant" -> {
+                    return p.attribute("value").filter(a -> a.kind() == Attribute.Kind.TENSOR).map(a -> a.asTensor().rank())
+                            .orElse(p.attribute("value_ints").isPresent() || p.attribute("value_floats").isPresent() ? 1 : 0);
+                }
+                default -> {
+                    return -1;
+                }
+            }
         }
 
         void count(String op) { converted.merge(op, 1, Integer::sum); }

@@ -1,0 +1,106 @@
+package org.ptq4j.plugins.transformer;
+
+import org.ptq4j.host.engine.OrtEngine;
+import org.ptq4j.host.run.HostContext;
+import org.ptq4j.spi.Algorithm;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.engine.Session;
+import org.ptq4j.spi.engine.SessionOptions;
+import org.ptq4j.spi.metric.Metric;
+import org.ptq4j.spi.metric.MetricContext;
+import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.model.ValueInfo;
+import org.ptq4j.spi.param.Params;
+import org.ptq4j.spi.stats.Statistics;
+import org.ptq4j.spi.tensor.Tensor;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Benchmark (not a test): all-MiniLM-L6-v2 FP32 vs ONNX Runtime's shipped dynamic model vs ptq4j's
+ * DynamicQuantization variants. Fidelity: mean-pooled embedding cosine vs FP32 over lines
+ * 1001..2000 of sentences-2k.txt. Speed: ONNX Runtime, 1 intra-op thread, 128 tokens, batch 1 and
+ * 16, the variants interleaved round-robin in one run so that machine noise hits all alike.
+ * <p>
+ * Run: {@code ./mvnw -q -o test-compile -pl plugins/transformer} then
+ * {@code java -cp <test classpath> org.ptq4j.plugins.transformer.MiniLmBenchmark [rounds]}.
+ */
+public final class MiniLmBenchmark {
+    public static void main(String[] args) {
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+        Model fp32 = MiniLm.fp32();
+        // fidelity: padding to the longest line (pooling ignores pads; 3x less work than 128 tokens)
+        Dataset eval = MiniLm.text(fp32, 1000, 1000, 128, "longest");
+        Dataset speed = MiniLm.text(fp32, 1000, 16, 128, "max_length");
+        HostContext ctx = MiniLm.context(eval, 2, 16);
+        Map<String, Model> models = new LinkedHashMap<>();
+        models.put("FP32", fp32);
+        models.put("ORT dynamic (shipped -q)", MiniLm.shippedDynamic());
+        models.put("DynamicQuantization per-channel integer_ops", dyn(ctx, fp32, Map.of()));
+        models.put("DynamicQuantization per-channel contrib", dyn(ctx, fp32, Map.of("format", "contrib")));
+        models.put("DynamicQuantization per-tensor integer_ops", dyn(ctx, fp32, Map.of("per_channel", false)));
+
+        Metric metric = new EmbeddingCosineMetricFactory().create(Params.empty(), new MetricContext() {
+            @Override public List<ValueInfo> modelOutputs() { return fp32.graph().outputs(); }
+            @Override public Path baseDir() { return Path.of("."); }
+        });
+        int[] all = ctx.subset(eval, eval.size(), 0, false);
+        Map<String, Double> cos = new LinkedHashMap<>();
+        for (var e : models.entrySet()) if (e.getValue() != fp32) cos.put(e.getKey(), ctx.evaluate(e.getValue(), fp32, metric, eval, all).value());
+        cos.put("FP32", 1.0);
+
+        for (int batch : new int[]{1, 16}) {
+            Map<String, Tensor> feeds = feeds(speed, batch);
+            int iters = batch == 1 ? 40 : 4;
+            Map<String, Session> sessions = new LinkedHashMap<>();
+            OrtEngine engine = new OrtEngine();
+            for (var e : models.entrySet()) sessions.put(e.getKey(), engine.open(e.getValue(), SessionOptions.defaults().withThreads(1)));
+            Map<String, double[]> ms = new LinkedHashMap<>();
+            for (String k : sessions.keySet()) { ms.put(k, new double[rounds]); for (int w = 0; w < 3; w++) sessions.get(k).run(feeds); }
+            for (int r = 0; r < rounds; r++) {
+                for (var e : sessions.entrySet()) {
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < iters; i++) e.getValue().run(feeds);
+                    ms.get(e.getKey())[r] = (System.nanoTime() - t0) / 1e6 / iters;
+                }
+            }
+            double ref = median(ms.get("ORT dynamic (shipped -q)"));
+            System.out.printf("%nbatch %d, 128 tokens, 1 thread (median of %d rounds)%n", batch, rounds);
+            System.out.printf("%-46s %10s %12s %14s%n", "model", "ms/call", "vs shipped", "cosine(1000)");
+            for (String k : sessions.keySet()) {
+                double m = median(ms.get(k));
+                System.out.printf("%-46s %10.2f %11.3fx %14.5f%n", k, m, m / ref, cos.get(k));
+            }
+            sessions.values().forEach(Session::close);
+        }
+        eval.close();
+        speed.close();
+        ctx.close();
+    }
+
+    static Model dyn(HostContext ctx, Model m, Map<String, Object> params) {
+        Algorithm a = ctx.algorithm(DynamicQuantization.NAME).orElseThrow();
+        return a.apply(m, ctx.params(a, params), Statistics.EMPTY, ctx);
+    }
+
+    static Map<String, Tensor> feeds(Dataset ds, int batch) {
+        Map<String, Tensor> f = new LinkedHashMap<>();
+        for (String k : ds.get(0).inputs().keySet()) {
+            List<Tensor> rows = new ArrayList<>();
+            for (int i = 0; i < batch; i++) rows.add(ds.get(i).inputs().get(k));
+            f.put(k, Tensor.stack(rows));
+        }
+        return f;
+    }
+
+    static double median(double[] v) {
+        double[] c = v.clone();
+        Arrays.sort(c);
+        return c[c.length / 2];
+    }
+}
