@@ -34,7 +34,7 @@ import java.util.regex.PatternSyntaxException;
  * <li><b>Data movement</b> (MaxPool, Reshape, Flatten, Transpose, Squeeze, ...): when a quantized op
  *   reads its output, that output reuses the quantization of the op's data input, so ORT drops the
  *   DQ/Q pair and moves uint8 data.</li>
- * <li><b>Relu fusion</b>: a Relu that is the only reader of a quantized op's output is removed; the
+ * <li><b>Relu fusion</b>: a Relu (or Clip with min 0) that is the only reader of a quantized op's output is removed; the
  *   op's output Q uses the Relu output's range with zero point 0, which clamps exactly like Relu.</li>
  * </ul>
  * Everything is decided in graph order from names and attributes only: the same model and
@@ -154,10 +154,10 @@ final class QdqPlan {
         for (String t : all) {
             Node p = g.producer(t);
             Node relu = null;
-            if (p != null && p.opType().equals("Relu")) relu = p;
+            if (p != null && isRelu(p)) relu = p;
             else {
                 List<Node> cs = g.consumers(t);
-                if (cs.size() == 1 && cs.get(0).opType().equals("Relu")) relu = cs.get(0);
+                if (cs.size() == 1 && isRelu(cs.get(0))) relu = cs.get(0);
             }
             if (relu == null || ignored.contains(relu) || !relu.domain().isEmpty()) continue;
             String u = relu.input(0), r = relu.output(0);
@@ -173,7 +173,7 @@ final class QdqPlan {
         for (String t : ordered) {
             Node p = g.producer(t);
             Node relu = fuse.get(t);
-            if (relu == null && p != null && p.opType().equals("Relu") && fuse.get(p.input(0)) == p) relu = p;
+            if (relu == null && p != null && isRelu(p) && fuse.get(p.input(0)) == p) relu = p;
             if (relu != null) {
                 String r = relu.output(0);
                 if (!points.containsKey(r)) points.put(r, new Point(relu.input(0), r, r, null, relu.name()));
@@ -182,6 +182,25 @@ final class QdqPlan {
             String from = inherit.get(t);
             points.put(t, from != null ? new Point(t, t, null, from, null) : new Point(t, t, t, null, null));
         }
+    }
+
+    /**
+     * Relu, or a Clip whose lower bound is 0 (Relu6): fusable into the producer's output Q, whose
+     * zero point 0 clamps at 0 and whose measured upper range (at most the Clip's max) clamps above.
+     */
+    private boolean isRelu(Node n) {
+        if (!n.domain().isEmpty()) return false;
+        if (n.opType().equals("Relu")) return true;
+        if (!n.opType().equals("Clip")) return false;
+        if (n.attribute("min").isPresent()) return n.attrFloat("min", -1f) == 0f;
+        String min = n.input(1);
+        if (min.isEmpty()) return false;
+        Tensor t = g.initializer(min).orElse(null);
+        if (t == null) {
+            Node c = g.producer(min);
+            if (c != null && c.opType().equals("Constant")) t = c.attribute("value").map(a -> a.asTensor()).orElse(null);
+        }
+        return t != null && t.numElements() == 1 && t.floats()[0] == 0f;
     }
 
     /** Why a Conv / Gemm / MatMul cannot be quantized, or null. */

@@ -42,7 +42,7 @@ final class QdqWriter {
         w.params(ranges);
         // fused Relus go first: their readers are rewired to the DQ output below
         List<Node> relus = new ArrayList<>();
-        for (QdqPlan.Point p : plan.points.values()) if (p.fusedRelu() != null) g.node(p.fusedRelu()).ifPresent(relus::add);
+        for (QdqPlan.Point p : plan.points.values()) if (p.fusedRelu() != null) relus.add(w.findByOutput(p.replaced()));
         g.removeNodes(relus);
         for (QdqPlan.Point p : plan.points.values()) w.activation(p);
         for (QdqPlan.Layer l : plan.layers) w.layer(l);

@@ -63,7 +63,7 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         return ParamSpec.map(name, description,
                 ParamSpec.integer("bits", null, "bits (default 8; weights 7 on CPU_NO_VNNI)").withRange(2.0, 8.0),
                 ParamSpec.choice("mode", null, "symmetric | asymmetric (default from preset)", "symmetric", "asymmetric"),
-                ParamSpec.choice("granularity", null, "perchannel | pertensor (weights default perchannel; activations pertensor only)", "perchannel", "pertensor"),
+                ParamSpec.choice("granularity", null, "perchannel | pertensor (symmetric weights default perchannel, asymmetric weights pertensor only; activations pertensor only)", "perchannel", "pertensor"),
                 ParamSpec.map("range_estimator", "how ranges are measured",
                         ParamSpec.choice("preset", null, "default (min/max) | quantile", "default", "quantile"),
                         ParamSpec.number("outlier_prob", null, "fraction of outliers cut on each side by quantile estimators").withRange(0.0, 0.5),
@@ -102,12 +102,14 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         String mode = p.string("mode").orElse(symmetricDefault ? "symmetric" : "asymmetric").toLowerCase(Locale.ROOT);
         if (!mode.equals("symmetric") && !mode.equals("asymmetric"))
             throw new PtqException(key + ".mode: expected symmetric or asymmetric, got '" + mode + "'");
-        String gran = p.string("granularity").orElse(weights ? "perchannel" : "pertensor").toLowerCase(Locale.ROOT);
+        boolean symmetric = mode.equals("symmetric");
+        String gran = p.string("granularity").orElse(weights && symmetric ? "perchannel" : "pertensor").toLowerCase(Locale.ROOT);
         if (!gran.equals("perchannel") && !gran.equals("pertensor"))
             throw new PtqException(key + ".granularity: expected perchannel or pertensor, got '" + gran + "'");
         if (!weights && gran.equals("perchannel"))
             throw new PtqException(key + ".granularity: perchannel activations are not supported (ONNX Runtime has no per-channel activation kernels); use pertensor");
-        boolean symmetric = mode.equals("symmetric");
+        if (weights && !symmetric && gran.equals("perchannel"))
+            throw new PtqException(key + ": mode asymmetric needs granularity pertensor (ONNX Runtime's QLinearConv accepts one weight zero point per layer only)");
         return new Side(bits, symmetric, gran.equals("perchannel"), range(p.map("range_estimator"), key + ".range_estimator", weights, symmetric));
     }
 

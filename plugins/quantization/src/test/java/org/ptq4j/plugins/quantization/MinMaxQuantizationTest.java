@@ -239,4 +239,41 @@ class MinMaxQuantizationTest {
         PtqException e = assertThrows(PtqException.class, () -> Fixtures.quantize(m, Map.of()));
         assertTrue(e.getMessage().contains("opset 9"), e.getMessage());
     }
+
+    @Test
+    void clipWithZeroMinIsFusedLikeRelu() throws Exception {
+        Model m = Fixtures.fmnist("fmnist_cnn.onnx");
+        Graph g = m.graph();
+        g.initializers().put("clip_min", Tensor.scalarFloat(0f));
+        g.initializers().put("clip_max", Tensor.scalarFloat(1e4f));
+        for (Node n : g.nodes()) if (n.opType().equals("Relu")) {
+            n.opType("Clip");
+            n.inputs().add("clip_min");
+            n.inputs().add("clip_max");
+        }
+        g.touch();
+        Model q = Fixtures.quantize(m, Map.of());
+        assertTrue(q.graph().nodes().stream().noneMatch(n -> n.opType().equals("Clip")), "Clips fused into the Q of their producer");
+        Map<String, Integer> ops = Fixtures.optimizedOps(q);
+        assertEquals(3, ops.getOrDefault("QLinearConv", 0), ops.toString());
+        assertTrue(Fixtures.top1(q) >= 0.9043 - 0.003);
+    }
+
+    @Test
+    void asymmetricWeightsRunInOrt() {
+        Model q = Fixtures.quantize(Fixtures.fmnist("fmnist_cnn.onnx"), Map.of("weights", Map.of("mode", "asymmetric"), "preset", "mixed"));
+        boolean nonZero = false;
+        for (Node n : q.graph().nodes()) {
+            if (!n.opType().equals("DequantizeLinear")) continue;
+            Tensor zp = q.graph().initializer(n.input(2)).orElseThrow();
+            if (zp.dtype() == DType.INT8) for (long z : zp.longs()) nonZero |= z != 0;
+        }
+        assertTrue(nonZero, "asymmetric weights have non-zero zero points");
+        double acc = Fixtures.top1(q);
+        System.out.printf("cnn asymmetric weights + mixed: %.4f%n", acc);
+        assertTrue(acc >= 0.9043 - 0.005, "accuracy " + acc);
+        PtqException e = assertThrows(PtqException.class, () -> Fixtures.quantize(Fixtures.fmnist("fmnist_cnn.onnx"),
+                Map.of("weights", Map.of("mode", "asymmetric", "granularity", "perchannel"))));
+        assertTrue(e.getMessage().contains("weights") && e.getMessage().contains("pertensor"), e.getMessage());
+    }
 }
