@@ -187,7 +187,7 @@ public class ImageFolderDatasetFactory implements DatasetFactory {
     }
 
     private static List<Path> images(Path dir, Set<String> suffixes) {
-        try (Stream<Path> s = Files.walk(dir)) {
+        try (Stream<Path> s = Files.walk(dir, java.nio.file.FileVisitOption.FOLLOW_LINKS)) {
             return s.filter(Files::isRegularFile).filter(p -> !p.getFileName().toString().startsWith(".")).filter(p -> {
                 String n = p.getFileName().toString();
                 int dot = n.lastIndexOf('.');

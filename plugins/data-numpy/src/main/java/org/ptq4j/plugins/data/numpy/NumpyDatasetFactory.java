@@ -74,8 +74,9 @@ public class NumpyDatasetFactory implements DatasetFactory {
             checkShape(declared, sampleShape, array, what);
             DType target = target(params, declared, array, what);
             // with several inputs, scale/mean/std apply to the floating-point ones (e.g. not to token ids)
-            Normalize norm = files.size() > 1 && !target.isFloatingPoint() ? Normalize.none(target) : Normalize.of(params.number("scale").orElse(1.0), doubles(params, "mean"), doubles(params, "std"),
-                    params.integer("channel_axis").orElse(1) - 1, sampleShape, target, what);
+            Normalize norm = files.size() > 1 && !target.isFloatingPoint() ? Normalize.none(target)
+                    : Normalize.of(params.number("scale").orElse(1.0), doubles(params, "mean"), doubles(params, "std"),
+                            params.integer("channel_axis").orElse(1) - 1, sampleShape, target, what);
             sources.add(new NumpyDataset.Input(input, file.getFileName().toString(), array, sampleShape, norm));
         }
         long n = rows;
