@@ -12,7 +12,10 @@ import org.ptq4j.spi.param.ParamType;
 import org.ptq4j.spi.param.Params;
 import org.ptq4j.spi.tensor.DType;
 
+import com.twelvemonkeys.imageio.plugins.jpeg.JPEGImageReaderSpi;
+
 import javax.imageio.ImageIO;
+import javax.imageio.spi.IIORegistry;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -26,8 +29,8 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * {@code image_folder}: image files (whatever {@code javax.imageio} reads: PNG, JPEG, BMP, GIF,
- * TIFF, WBMP) under {@code path}, either class-per-folder (ImageNet style: the sorted subfolder
+ * {@code image_folder}: image files (whatever {@code javax.imageio} reads: PNG, JPEG (with
+ * TwelveMonkeys' reader: CMYK/YCCK too), BMP, GIF, TIFF, WBMP) under {@code path}, either class-per-folder (ImageNet style: the sorted subfolder
  * order is the class id) or listed in a {@code labels_file} ({@code relative/path label} per line),
  * or a flat folder without labels. Preprocessing: see {@link Preprocess}; sizes, channels, layout
  * and dtype default to what the model input declares.
@@ -36,6 +39,9 @@ import java.util.stream.Stream;
 public class ImageFolderDatasetFactory implements DatasetFactory {
     static {
         ImageIO.setUseCache(false); // decode in memory, no temp files
+        // TwelveMonkeys' JPEG reader (preferred over the JDK's once registered) also reads CMYK/YCCK JPEGs.
+        // Registered by hand: inside a pf4j plugin, ImageIO's service scan does not see the plugin's jar.
+        IIORegistry.getDefaultInstance().registerServiceProvider(new JPEGImageReaderSpi());
     }
 
     @Override public String type() { return "image_folder"; }

@@ -218,6 +218,34 @@ class ImageFolderDatasetTest {
         }
     }
 
+    @Test
+    void adobeCmykJpegsAreConvertedToRgb(@TempDir Path tmp) throws Exception {
+        // a 4-channel JPEG with an Adobe APP14 marker (transform 0: CMYK, stored inverted as Photoshop does)
+        var raster = java.awt.image.Raster.createInterleavedRaster(java.awt.image.DataBuffer.TYPE_BYTE, 16, 16, 4, null);
+        for (int y = 0; y < 16; y++) for (int x = 0; x < 16; x++) raster.setPixel(x, y, new int[]{255, 0, 0, 255}); // no cyan, full M+Y, no black
+        var bytes = new java.io.ByteArrayOutputStream();
+        var writer = ImageIO.getImageWritersByFormatName("jpeg").next();
+        try (var out = ImageIO.createImageOutputStream(bytes)) {
+            writer.setOutput(out);
+            writer.write(new javax.imageio.IIOImage(raster, null, null));
+        } finally {
+            writer.dispose();
+        }
+        byte[] jpeg = bytes.toByteArray();
+        byte[] app14 = {(byte) 0xFF, (byte) 0xEE, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0};
+        Path dir = Files.createDirectories(tmp.resolve("cmyk"));
+        try (var out = Files.newOutputStream(dir.resolve("red.jpg"))) {
+            out.write(jpeg, 0, 2);  // SOI
+            out.write(app14);
+            out.write(jpeg, 2, jpeg.length - 2);
+        }
+        try (Dataset ds = open(Map.of("path", dir.toString()), rgbInput(16, 16, false))) {
+            float[] v = ds.get(0).inputs().get("image").floats();
+            float r = v[8 * 16 + 8], g = v[256 + 8 * 16 + 8], b = v[512 + 8 * 16 + 8];
+            assertTrue(r > 200 && g < 50 && b < 50, "CMYK red decoded as RGB " + r + ", " + g + ", " + b);
+        }
+    }
+
     // ---- bad input ----
 
     @Test
