@@ -38,7 +38,6 @@ public class BiasCorrection extends BiasCorrectionBase {
 
     @Override double defaultThreshold() { return 1000.0; }
 
-    @Override boolean needsInputMeans() { return false; }
 
     @Override
     public Model apply(Model model, Params params, Statistics statistics, PipelineContext ctx) {

@@ -27,8 +27,9 @@ abstract class BiasCorrectionBase implements Algorithm {
     /** Default of {@code threshold}. */
     abstract double defaultThreshold();
 
-    /** Whether the FP32 mean inputs of the layers are needed (the fast variant feeds them to the layer). */
-    abstract boolean needsInputMeans();
+    /** Default of {@code stat_subset_size}. */
+    int defaultSubsetSize() { return 300; }
+
 
     @Override
     public List<ParamSpec> parameters() {
@@ -36,14 +37,14 @@ abstract class BiasCorrectionBase implements Algorithm {
                 ParamSpec.number("threshold", defaultThreshold(),
                         "skip a layer when max_c |bias change / bias| would reach this (layers with a zero bias element are skipped)").withRange(0.0, null),
                 ParamSpec.bool("apply_for_all_nodes", false, "also correct quantized layers without a bias, by adding one"),
-                ParamSpec.integer("stat_subset_size", 300, "calibration samples used for the statistics this step collects itself").withRange(1.0, null));
+                ParamSpec.integer("stat_subset_size", defaultSubsetSize(), "calibration samples used for the statistics this step collects itself").withRange(1.0, null));
     }
 
-    /** Requests on the FP32 model: mean input blobs (fast variant) and per-channel output means. */
+    /** Requests on the FP32 model: per-channel output means of the layers. */
     @Override
     public List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
         List<StatisticRequest> r = new ArrayList<>();
-        for (Layer l : Layer.find(model.graph(), !params.getBool("apply_for_all_nodes"))) r.addAll(l.requests(needsInputMeans()));
+        for (Layer l : Layer.find(model.graph(), !params.getBool("apply_for_all_nodes"))) r.addAll(l.requests(false));
         return r;
     }
 

@@ -79,9 +79,10 @@ record Layer(String name, String opType, String input, String output, boolean ha
         return r;
     }
 
-    /** Output features of a Gemm / MatMul weight. */
+    /** Output features of a Gemm / MatMul weight (an initializer, or one behind a DequantizeLinear); -1 if unknown. */
     static long outFeatures(Node n, Graph g) {
-        Tensor w = g.initializer(n.input(1)).orElseThrow();
+        Tensor w = constant(g, n.input(1));
+        if (w == null || w.rank() != 2) return -1;
         boolean transB = n.opType().equals("Gemm") && n.attrLong("transB", 0) == 1;
         return transB ? w.dim(0) : w.dim(1);
     }

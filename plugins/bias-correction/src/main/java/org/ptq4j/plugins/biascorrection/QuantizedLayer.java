@@ -19,7 +19,7 @@ import java.util.List;
  *
  * @param layer    the FP32 layer
  * @param node     the layer node in the quantized graph
- * @param input    the tensor the layer's activation Q/DQ chain starts from (the sub-model input)
+ * @param input    the tensor the layer's activation Q/DQ chain starts from (the FP32 activation it quantizes)
  * @param output   the quantized layer's output (after the bias Add for MatMul + Add)
  * @param biasTensor the tensor in the layer's bias slot ("" when the layer has no bias)
  * @param biasGain factor the bias is multiplied by in the output (Gemm {@code beta}, else 1)
@@ -48,6 +48,7 @@ record QuantizedLayer(Layer layer, Node node, String input, String output, Strin
             }
         }
         if (!bias.isEmpty() && Layer.constant(q, bias) == null) return null;
+        if (layer.hasBias() && bias.isEmpty()) return null; // the quantizer moved the bias out of reach: the output mean would not match
         return new QuantizedLayer(layer, n, in, out, bias, gain);
     }
 

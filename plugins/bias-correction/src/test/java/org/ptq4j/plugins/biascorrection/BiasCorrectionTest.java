@@ -1,0 +1,130 @@
+package org.ptq4j.plugins.biascorrection;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.ptq4j.host.run.HostContext;
+import org.ptq4j.spi.Algorithm;
+import org.ptq4j.spi.PtqException;
+import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.stats.Statistics;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.ptq4j.plugins.biascorrection.Fixtures.*;
+
+/**
+ * Both variants on fmnist_resnet with per-tensor weights (the case where weight quantization
+ * shifts channel means most), judged on held-out data (the 1k test rows, not the calibration rows).
+ */
+class BiasCorrectionTest {
+    static final Map<String, Object> PER_TENSOR = Map.of("weights", Map.of("granularity", "pertensor"));
+
+    @ParameterizedTest
+    @ValueSource(strings = {FastBiasCorrection.NAME, BiasCorrection.NAME})
+    void halvesTheHeldOutMeanShiftWithoutLosingTop1Agreement(String algorithm) {
+        Run r = quantizeAndCorrect("fmnist_resnet.onnx", PER_TENSOR, algorithm, Integer.getInteger("bc.n") == null ? Map.of() : Map.of("stat_subset_size", Integer.getInteger("bc.n")));
+        List<Layer> corrected = correctedLayers(r);
+        assertTrue(corrected.size() >= 5, "expected most of the 11 layers corrected, got " + corrected.size());
+
+        double before = meanAbsShift(r, r.quantized(), corrected, TEST_1K);
+        double after = meanAbsShift(r, r.corrected(), corrected, TEST_1K);
+        double agreeQ = agreement(top1(r.quantized(), TEST_1K), top1(r.fp32(), TEST_1K));
+        double agreeC = agreement(top1(r.corrected(), TEST_1K), top1(r.fp32(), TEST_1K));
+        System.out.printf("%s resnet per-tensor: %d layers, held-out mean|shift| %.5f -> %.5f (x%.3f), top-1 agreement %.4f -> %.4f%n",
+                algorithm, corrected.size(), before, after, after / before, agreeQ, agreeC);
+        if (Boolean.getBoolean("bc.debug")) {
+            ((List<?>) asMap(r.ctx().report().asMap().get(algorithm)).get("layers")).forEach(System.out::println);
+            for (Layer l : corrected) System.out.printf("  %s held-out %.5f -> %.5f%n", l.name(), meanAbsShift(r, r.quantized(), List.of(l), TEST_1K), meanAbsShift(r, r.corrected(), List.of(l), TEST_1K));
+        }
+        assertTrue(after <= 0.5 * before, "mean |shift| " + before + " -> " + after + " did not fall by half");
+        assertTrue(agreeC >= agreeQ, "top-1 agreement fell: " + agreeQ + " -> " + agreeC);
+
+        // the run summary has one row per layer with the shift before and after
+        Map<String, Object> section = asMap(r.ctx().report().asMap().get(algorithm));
+        assertNotNull(section, "no report section " + algorithm);
+
+        assertTrue(section.toString().contains("mean_abs_shift_before") && section.toString().contains("mean_abs_shift_after"), section.toString());
+    }
+
+    @Test
+    void stepsAreFoundByNameAndNeedTheQuantizersAnnotation() {
+        HostContext ctx = context(CALIB);
+        for (String name : List.of(FastBiasCorrection.NAME, BiasCorrection.NAME)) {
+            Algorithm a = ctx.algorithm(name).orElseThrow(() -> new AssertionError(name + " not registered"));
+            Model fp32 = model("fmnist_cnn.onnx");
+            PtqException e = assertThrows(PtqException.class, () -> a.apply(fp32, ctx.params(a, Map.of()), Statistics.EMPTY, ctx));
+            assertTrue(e.getMessage().contains("ptq.fp32_model"), e.getMessage());
+        }
+    }
+
+    @Test
+    void meanInputEstimatorCollectsItsOwnStatisticsWhenRunAsAStepWithoutThem() {
+        HostContext ctx = context(CALIB);
+        Model fp32 = model("fmnist_cnn.onnx");
+        Algorithm mm = ctx.algorithm("MinMaxQuantization").orElseThrow();
+        var mp = ctx.params(mm, PER_TENSOR);
+        var calib = ctx.dataset("calibration").orElseThrow();
+        Model q = mm.apply(fp32, mp, ctx.collect(fp32, calib, ctx.subset(calib, 300, 0, false), mm.statistics(fp32, mp, ctx)), ctx);
+        Algorithm fbc = ctx.algorithm(FastBiasCorrection.NAME).orElseThrow();
+        Model c = fbc.apply(q, ctx.params(fbc, Map.of("estimator", "mean_input")), Statistics.EMPTY, ctx);
+        Run r = new Run(fp32, q, c, ctx);
+        assertFalse(correctedLayers(r).isEmpty(), "no layer corrected");
+        double before = meanAbsShift(r, q, correctedLayers(r), TEST_1K), after = meanAbsShift(r, c, correctedLayers(r), TEST_1K);
+        System.out.printf("FastBiasCorrection estimator=mean_input cnn per-tensor: held-out mean|shift| %.5f -> %.5f (x%.3f)%n", before, after, after / before);
+        assertTrue(after < before, before + " -> " + after);
+    }
+
+    @Test
+    void applyForAllNodesAddsAFusableBiasToLayersWithout() {
+        // fmnist_cnn without its Conv biases: the quantized Convs have no bias to correct
+        Model fp32 = model("fmnist_cnn.onnx");
+        for (var n : fp32.graph().nodes()) if (n.opType().equals("Conv")) n.inputs().subList(2, n.inputs().size()).clear();
+        fp32.graph().touch();
+        fp32.graph().removeUnusedInitializers();
+        HostContext ctx = context(CALIB);
+        Algorithm mm = ctx.algorithm("MinMaxQuantization").orElseThrow(), fbc = ctx.algorithm(FastBiasCorrection.NAME).orElseThrow();
+        var mp = ctx.params(mm, PER_TENSOR);
+        var bp = ctx.params(fbc, Map.of("apply_for_all_nodes", true));
+        var calib = ctx.dataset("calibration").orElseThrow();
+        List<org.ptq4j.spi.stats.StatisticRequest> req = new ArrayList<>(mm.statistics(fp32, mp, ctx));
+        req.addAll(fbc.statistics(fp32, bp, ctx));
+        Statistics st = ctx.collect(fp32, calib, ctx.subset(calib, 300, 0, false), req);
+        Model q = mm.apply(fp32, mp, st, ctx);
+        Model c = fbc.apply(q, bp, st, ctx);
+        List<Layer> convs = Layer.find(fp32.graph(), false).stream().filter(l -> l.opType().equals("Conv")).toList();
+        for (Layer l : convs) {
+            QuantizedLayer ql = QuantizedLayer.find(l, c.graph());
+            assertTrue(ql.hasBias(), l.name() + " got no bias");
+            var dq = c.graph().producer(ql.biasTensor());
+            assertEquals("DequantizeLinear", dq.opType(), "added bias of " + l.name() + " should be INT32 behind DequantizeLinear");
+        }
+        Run r = new Run(fp32, q, c, ctx);
+        double before = meanAbsShift(r, q, convs, TEST_1K), after = meanAbsShift(r, c, convs, TEST_1K);
+        System.out.printf("apply_for_all_nodes cnn without conv bias: held-out mean|shift| %.5f -> %.5f%n", before, after);
+        assertTrue(after < before, before + " -> " + after);
+    }
+
+    /** Layers whose bias the correction changed or added. */
+    static List<Layer> correctedLayers(Run r) {
+        List<Layer> out = new ArrayList<>();
+        for (Layer l : Layer.find(r.fp32().graph(), false)) {
+            QuantizedLayer q = QuantizedLayer.find(l, r.quantized().graph()), c = QuantizedLayer.find(l, r.corrected().graph());
+            if (q == null || c == null) continue;
+            float[] bq = q.bias(r.quantized().graph()), bc = c.bias(r.corrected().graph());
+            if (bc != null && (bq == null || !Arrays.equals(bq, bc))) out.add(l);
+        }
+        return out;
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> asMap(Object o) { return (Map<String, Object>) o; }
+}
