@@ -115,8 +115,7 @@ public class ImageFolderDatasetFactory implements DatasetFactory {
                 : shape != null && !isChannels(shape.get(1)) && isChannels(shape.get(3));
         int channels = shape == null ? -1 : fixed(shape.get(nhwc ? 3 : 1));
         int outH = shape == null ? -1 : fixed(shape.get(nhwc ? 1 : 2)), outW = shape == null ? -1 : fixed(shape.get(nhwc ? 2 : 3));
-        Preprocess.Color color = params.string("color").map(c -> Preprocess.Color.valueOf(c.toUpperCase(Locale.ROOT)))
-                .orElse(channels == 1 ? Preprocess.Color.GRAY : Preprocess.Color.RGB);
+        Preprocess.Color color = params.string("color").map(c -> color(c, what)).orElse(channels == 1 ? Preprocess.Color.GRAY : Preprocess.Color.RGB);
         if (channels > 0 && channels != color.channels)
             throw new PtqException(what + ": color " + color + " gives " + color.channels + " channel(s) but the model input " + shape
                     + " has " + channels + (layoutParam == null ? "" : " in layout " + layoutParam));
@@ -141,6 +140,14 @@ public class ImageFolderDatasetFactory implements DatasetFactory {
         return new Preprocess(color, resize != null && resize.length == 1 ? resize[0] : 0,
                 resize != null && resize.length == 2 ? resize[0] : 0, resize != null && resize.length == 2 ? resize[1] : 0,
                 crop == null ? 0 : crop[0], crop == null ? 0 : crop[1], outH, outW, scale, mean, std, nhwc, dtype);
+    }
+
+    private static Preprocess.Color color(String c, String what) {
+        try {
+            return Preprocess.Color.valueOf(c.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new PtqException(what + ": 'color' must be one of RGB, BGR, GRAY, got '" + c + "'");
+        }
     }
 
     private static boolean isChannels(Dim d) { return d.isFixed() && (d.value() == 1 || d.value() == 3); }
