@@ -60,17 +60,18 @@ public final class PipelineRunner {
         Model model = OnnxIO.read(cfg.model());
         Map<String, Dataset> datasets = new LinkedHashMap<>();
         MapReport report = new MapReport();
+        String[] phase = {""};   // prefixes progress lines of the final evaluation ("FP32", "result")
         try {
             for (var d : cfg.datasets().values()) datasets.put(d.role(), d.factory().open(d.params(), datasetContext(model, cfg)));
             Metric metric = cfg.metric() == null ? null : cfg.metric().factory().create(cfg.metric().params(), metricContext(model, cfg));
             HostContext.Builder b = HostContext.builder().engine(engine).registry(registry).metric(metric)
-                    .threads(cfg.engine().threads()).batchSize(cfg.engine().batchSize()).report(report).progress(progress)
+                    .threads(cfg.engine().threads()).batchSize(cfg.engine().batchSize()).report(report).progress((task, total) -> progress.apply(phase[0] + task, total))
                     .paramBinder((specs, values) -> ParamValidator.bind(specs, values, cfg.baseDir(), "params"));
             datasets.forEach(b::dataset);
             try (HostContext ctx = b.build()) {
                 Model result = apply(cfg, model, ctx);
                 OnnxIO.write(result, cfg.output());
-                summarize(cfg, model, result, ctx, report, t0);
+                summarize(cfg, model, result, ctx, report, t0, phase);
             }
         } finally {
             for (Dataset d : datasets.values()) d.close();
@@ -106,14 +107,17 @@ public final class PipelineRunner {
         return current;
     }
 
-    private void summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0) {
+    private void summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase) {
         Dataset val = ctx.dataset(PipelineContext.VALIDATION).orElse(null);
         Metric metric = ctx.metric().orElse(null);
         if (val != null && metric != null) {
             int[] all = ctx.subset(val, val.size(), 0, false);
             Model reloaded = OnnxIO.read(cfg.output());       // judge what was written, not what is in memory
+            phase[0] = "FP32: ";
             Evaluation a = ctx.evaluate(fp32, fp32, metric, val, all);
+            phase[0] = "result: ";
             Evaluation q = ctx.evaluate(reloaded, fp32, metric, val, all);
+            phase[0] = "";
             report.put("accuracy", "metric", metric.name());
             report.put("accuracy", "samples", a.samples());
             report.put("accuracy", "fp32", a.value());
