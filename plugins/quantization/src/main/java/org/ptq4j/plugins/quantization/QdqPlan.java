@@ -30,7 +30,11 @@ import java.util.regex.PatternSyntaxException;
  *   MatMul's only when a quantized op reads it, otherwise they keep a float output (QGemm with float
  *   output, MatMulIntegerToFloat, which also absorbs a following bias Add).</li>
  * <li><b>Arithmetic</b> (Add, Mul of two activations, Concat; GlobalAveragePool, AveragePool): Q/DQ on
- *   every input and the output (QLinearAdd, QLinearMul, QLinearConcat, QLinearGlobalAveragePool...).</li>
+ *   every input and the output (QLinearAdd, QLinearMul, QLinearConcat, QLinearGlobalAveragePool...),
+ *   only when every input carries a Q/DQ anyway (CNN residuals and concats); between float producers
+ *   (a transformer's residual or attention-mask Add, GELU's Mul) they stay float.</li>
+ * <li><b>Readers</b>: when the producer runs as an integer kernel every reader reads the DQ output;
+ *   otherwise only quantized readers do and float readers keep the exact float tensor.</li>
  * <li><b>Data movement</b> (MaxPool, Reshape, Flatten, Transpose, Squeeze, ...): when a quantized op
  *   reads its output, that output reuses the quantization of the op's data input, so ORT drops the
  *   DQ/Q pair and moves uint8 data.</li>
@@ -55,8 +59,12 @@ final class QdqPlan {
      * @param stat       FP32 tensor whose range gives the parameters, or null when inherited
      * @param inheritsFrom {@code replaced} of the point whose parameters are reused (data movement), or null
      * @param fusedRelu  name of the Relu node removed by this point, or null
+     * @param exclusive  the producer runs as an integer kernel, so every reader must go through the
+     *                   DQ (ORT fuses only when the Q is the producer's sole reader); otherwise only
+     *                   quantized readers read the DQ and float readers (e.g. a transformer's residual
+     *                   Add) keep the exact float tensor
      */
-    record Point(String input, String replaced, String stat, String inheritsFrom, String fusedRelu) {
+    record Point(String input, String replaced, String stat, String inheritsFrom, String fusedRelu, boolean exclusive) {
         boolean nonNegative() { return fusedRelu != null; }
     }
 
@@ -71,6 +79,8 @@ final class QdqPlan {
     final LinkedHashMap<String, String> skipped = new LinkedHashMap<>();
     /** Arithmetic / pooling / data-movement nodes that run in integer arithmetic. */
     final List<String> quantizedOther = new ArrayList<>();
+    /** First output names of every node that reads DQ outputs (layers, arithmetic, data movement). */
+    final Set<String> quantizedReaders = new HashSet<>();
     /** Ignored-scope entries that matched no node. */
     final List<String> unmatched = new ArrayList<>();
     /** Whether per-channel weights were requested but the opset does not allow them. */
@@ -93,35 +103,38 @@ final class QdqPlan {
 
         Set<String> need = new LinkedHashSet<>();           // FP32 tensors that must carry Q/DQ
         Set<Node> quantOps = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (Node n : g.nodes()) {
+        for (Node n : g.nodes()) {                            // 1. layers
             String op = n.opType();
-            boolean known = LAYER_OPS.contains(op) || ARITH_OPS.contains(op);
-            if (!known || !n.domain().isEmpty()) continue;
+            if (!LAYER_OPS.contains(op) || !n.domain().isEmpty()) continue;
             if (ignored.contains(n)) { plan.skipped.put(n.name(), "ignored"); continue; }
-            if (LAYER_OPS.contains(op)) {
-                String why = plan.layerProblem(n, cfg);
-                if (why != null) { plan.skipped.put(n.name(), why); continue; }
-                int axis = !perChannel ? -1 : op.equals("Conv") ? 0 : op.equals("MatMul") ? 1 : n.attrLong("transB", 0) == 1 ? 0 : 1;
-                if (op.equals("MatMul") && g.initializer(n.input(1)).get().rank() != 2) axis = -1;
-                plan.layers.add(new Layer(n, n.input(1), axis));
-                quantOps.add(n);
-                need.add(n.input(0));
-                if (op.equals("Conv")) need.add(n.output(0));
-            } else {
-                List<String> data = op.equals("Add") || op.equals("Mul") || op.equals("Concat") ? n.inputs() : List.of(n.input(0));
-                String why = null;
-                for (String t : data) {
-                    if (t.isEmpty()) why = "an input is omitted";
-                    else if (plan.isConstant(t)) why = "input '" + t + "' is a constant (e.g. a bias): stays float";
-                    else if (!plan.isFloat(t)) why = "input '" + t + "' is not float";
-                }
-                if ((op.equals("Add") || op.equals("Mul")) && n.inputs().size() != 2) why = "not a binary op";
-                if (why != null) { plan.skipped.put(n.name(), why); continue; }
-                quantOps.add(n);
-                plan.quantizedOther.add(n.name());
-                need.addAll(data);
-                need.add(n.output(0));
+            String why = plan.layerProblem(n, cfg);
+            if (why != null) { plan.skipped.put(n.name(), why); continue; }
+            int axis = !perChannel ? -1 : op.equals("Conv") ? 0 : op.equals("MatMul") ? 1 : n.attrLong("transB", 0) == 1 ? 0 : 1;
+            if (op.equals("MatMul") && g.initializer(n.input(1)).get().rank() != 2) axis = -1;
+            plan.layers.add(new Layer(n, n.input(1), axis));
+            quantOps.add(n);
+            need.add(n.input(0));
+            if (op.equals("Conv")) need.add(n.output(0));
+        }
+        for (Node n : g.nodes()) {                            // 2. arithmetic, in graph order
+            String op = n.opType();
+            if (!ARITH_OPS.contains(op) || !n.domain().isEmpty()) continue;
+            if (ignored.contains(n)) { plan.skipped.put(n.name(), "ignored"); continue; }
+            List<String> data = op.equals("Add") || op.equals("Mul") || op.equals("Concat") ? n.inputs() : List.of(n.input(0));
+            String why = null;
+            for (String t : data) {
+                if (why != null) break;
+                if (t.isEmpty()) why = "an input is omitted";
+                else if (plan.isConstant(t)) why = "input '" + t + "' is a constant (e.g. a bias): stays float";
+                else if (!plan.isFloat(t)) why = "input '" + t + "' is not float";
+                else if (!plan.available(t, need, quantOps, ignored)) why = "input '" + t + "' is not quantized anyway: stays float";
             }
+            if ((op.equals("Add") || op.equals("Mul")) && n.inputs().size() != 2) why = "not a binary op";
+            if (why != null) { plan.skipped.put(n.name(), why); continue; }
+            quantOps.add(n);
+            plan.quantizedOther.add(n.name());
+            need.addAll(data);
+            need.add(n.output(0));
         }
         // MatMul / Gemm outputs: quantized when a quantized op reads them (directly or through a fusable Relu).
         for (Layer l : plan.layers) {
@@ -132,6 +145,24 @@ final class QdqPlan {
         }
         plan.resolve(need, quantOps, ignored);
         return plan;
+    }
+
+    /**
+     * Whether {@code t} carries a Q/DQ anyway: it is needed by a layer or a quantized op, or it is the
+     * output of a fusable Relu or of a data-movement op over such a tensor. Arithmetic ops are
+     * quantized only when all their inputs are available: an integer Add between float producers
+     * (a transformer's residual or attention-mask Add) would only add Q/DQ and error.
+     */
+    private boolean available(String t, Set<String> need, Set<Node> quantOps, Set<Node> ignored) {
+        if (need.contains(t)) return true;
+        Node p = g.producer(t);
+        if (p == null || ignored.contains(p) || !p.domain().isEmpty()) return false;
+        if (isRelu(p)) {
+            String u = p.input(0);
+            Node up = g.producer(u);
+            return up != null && quantOps.contains(up) && g.consumers(u).size() == 1 && available(u, need, quantOps, ignored);
+        }
+        return MOVE_OPS.contains(p.opType()) && p.outputs().size() == 1 && available(p.input(0), need, quantOps, ignored);
     }
 
     /** Turns needed tensors into points: data-movement inheritance and Relu fusion. */
@@ -147,6 +178,7 @@ final class QdqPlan {
                 inherit.put(t, p.input(0));
                 if (all.add(p.input(0))) work.add(p.input(0));
                 if (!quantizedOther.contains(p.name())) quantizedOther.add(p.name());
+                quantizedReaders.add(p.output(0));
             }
         }
         // Relu fusion candidates: relu output r needed (or relu reads a needed quantized output u).
@@ -166,6 +198,7 @@ final class QdqPlan {
             if (!(LAYER_OPS.contains(up.opType()) || ARITH_OPS.contains(up.opType()))) continue;
             fuse.put(u, relu);
         }
+        for (Node n : quantOps) quantizedReaders.add(n.output(0));
         // Build points in graph order of the tensors' producers (graph inputs first).
         List<String> ordered = new ArrayList<>();
         for (ValueInfo v : g.inputs()) if (all.contains(v.name())) ordered.add(v.name());
@@ -176,11 +209,12 @@ final class QdqPlan {
             if (relu == null && p != null && isRelu(p) && fuse.get(p.input(0)) == p) relu = p;
             if (relu != null) {
                 String r = relu.output(0);
-                if (!points.containsKey(r)) points.put(r, new Point(relu.input(0), r, r, null, relu.name()));
+                if (!points.containsKey(r)) points.put(r, new Point(relu.input(0), r, r, null, relu.name(), true));
                 continue;
             }
             String from = inherit.get(t);
-            points.put(t, from != null ? new Point(t, t, null, from, null) : new Point(t, t, t, null, null));
+            boolean exclusive = p != null && (quantOps.contains(p) || inherit.containsKey(t));
+            points.put(t, from != null ? new Point(t, t, null, from, null, exclusive) : new Point(t, t, t, null, null, exclusive));
         }
     }
 

@@ -69,7 +69,9 @@ final class QdqWriter {
     private void activation(QdqPlan.Point p) {
         QuantMath.QParams qp = params.get(p.replaced());
         String base = p.replaced();
-        List<Node> readers = new ArrayList<>(g.consumers(p.replaced()));
+        List<Node> readers = new ArrayList<>();
+        for (Node r : g.consumers(p.replaced()))
+            if (p.exclusive() || plan.quantizedReaders.contains(r.output(0))) readers.add(r);
         String scale = g.uniqueName(base + "_scale");
         String zp = g.uniqueName(base + "_zero_point");
         g.initializers().put(scale, Tensor.scalarFloat(qp.scale()));

@@ -276,4 +276,21 @@ class MinMaxQuantizationTest {
                 Map.of("weights", Map.of("mode", "asymmetric", "granularity", "perchannel"))));
         assertTrue(e.getMessage().contains("weights") && e.getMessage().contains("pertensor"), e.getMessage());
     }
+
+    /** A residual Add between float producers stays float, and float readers keep the exact float tensor. */
+    @Test
+    void residualAddOfFloatProducersStaysFloat() {
+        Model fp32 = OnnxIO.read(TestAssets.model("speed_mlp.onnx"));
+        Model q;
+        try (HostContext ctx = Fixtures.context(new Fixtures.TensorDataset("x", SpeedBenchmarkTest.synthetic(new long[]{128, 512}, 8, 3)))) {
+            q = Fixtures.run(new MinMaxQuantization(), fp32, Map.of("stat_subset_size", 8), ctx);
+            String s = String.valueOf(ctx.report().asMap().get("MinMaxQuantization"));
+            assertTrue(s.contains("n_Add_6") && s.contains("not quantized anyway"), s);
+        }
+        assertEquals(4, MinMaxQuantization.quantizedLayers(q).size());
+        Node residual = q.graph().node("n_Add_6").orElseThrow();
+        assertTrue(residual.inputs().contains("x"), "the residual Add reads the float input, not its DQ: " + residual);
+        Node first = q.graph().node("n_MatMul_1").orElseThrow();
+        assertEquals("DequantizeLinear", q.graph().producer(first.input(0)).opType(), "the MatMul reads the quantized input");
+    }
 }
