@@ -98,6 +98,7 @@ record Preprocess(Color color, int resizeShort, int resizeH, int resizeW, int cr
         if (isPlainSrgb(img)) {
             // 8-bit sRGB (JPEG, RGB/RGBA PNG): raster bands are R, G, B(, A); read them without per-pixel color conversion
             int[] order = color == Color.BGR ? new int[]{2, 1, 0} : new int[]{0, 1, 2};
+            if (bytes(img, planes, order, color == Color.GRAY)) return planes;
             if (color == Color.GRAY) {
                 float[] g = planes[0];
                 int[] v = null;
@@ -126,6 +127,28 @@ record Preprocess(Color color, int resizeShort, int resizeH, int resizeW, int cr
             }
         }
         return planes;
+    }
+
+    /** Fast path for interleaved 8-bit rasters (e.g. decoded JPEGs, TYPE_3BYTE_BGR): read the bytes directly. */
+    private static boolean bytes(BufferedImage img, float[][] planes, int[] order, boolean gray) {
+        Raster r = img.getRaster();
+        if (!(r.getDataBuffer() instanceof java.awt.image.DataBufferByte db) || db.getNumBanks() != 1
+                || !(r.getSampleModel() instanceof java.awt.image.ComponentSampleModel sm)) return false;
+        byte[] data = db.getData();
+        int w = img.getWidth(), h = img.getHeight(), ps = sm.getPixelStride();
+        int tx = r.getSampleModelTranslateX(), ty = r.getSampleModelTranslateY();
+        int[] off = new int[3];
+        for (int c = 0; c < 3; c++) off[c] = sm.getOffset(-tx, -ty, order[c]) - sm.getOffset(-tx, -ty, 0);
+        for (int y = 0; y < h; y++) {
+            int row = db.getOffset() + sm.getOffset(-tx, y - ty, 0), o = y * w;
+            for (int x = 0; x < w; x++) {
+                int at = row + x * ps;
+                float a = data[at + off[0]] & 0xff, b = data[at + off[1]] & 0xff, c = data[at + off[2]] & 0xff;
+                if (gray) planes[0][o + x] = 0.299f * a + 0.587f * b + 0.114f * c;
+                else { planes[0][o + x] = a; planes[1][o + x] = b; planes[2][o + x] = c; }
+            }
+        }
+        return true;
     }
 
     private static boolean isPlainSrgb(BufferedImage img) {

@@ -196,6 +196,26 @@ class ImageFolderDatasetTest {
     }
 
     @Test
+    void pixelReadingAgreesWithJava2dForEveryRasterLayout() {
+        java.util.Random rnd = new java.util.Random(3);
+        for (int type : new int[]{BufferedImage.TYPE_3BYTE_BGR, BufferedImage.TYPE_4BYTE_ABGR, BufferedImage.TYPE_INT_RGB,
+                BufferedImage.TYPE_INT_ARGB, BufferedImage.TYPE_INT_BGR, BufferedImage.TYPE_BYTE_INDEXED}) {
+            BufferedImage img = new BufferedImage(13, 7, type);
+            for (int y = 0; y < 7; y++) for (int x = 0; x < 13; x++) img.setRGB(x, y, 0xff000000 | rnd.nextInt(1 << 24));
+            float[][] rgb = Preprocess.planes(img, Preprocess.Color.RGB), bgr = Preprocess.planes(img, Preprocess.Color.BGR),
+                    gray = Preprocess.planes(img, Preprocess.Color.GRAY);
+            for (int y = 0; y < 7; y++)
+                for (int x = 0; x < 13; x++) {
+                    int p = img.getRGB(x, y), i = y * 13 + x, r = (p >> 16) & 0xff, g = (p >> 8) & 0xff, b = p & 0xff;
+                    String at = "type " + type + " at " + x + "," + y;
+                    assertArrayEquals(new float[]{r, g, b}, new float[]{rgb[0][i], rgb[1][i], rgb[2][i]}, at);
+                    assertArrayEquals(new float[]{b, g, r}, new float[]{bgr[0][i], bgr[1][i], bgr[2][i]}, at);
+                    assertEquals(0.299 * r + 0.587 * g + 0.114 * b, gray[0][i], 1e-3, at);
+                }
+        }
+    }
+
+    @Test
     void bilinearResizeKeepsLinearRampsAndCropsTheCenter(@TempDir Path tmp) throws Exception {
         ramp(tmp.resolve("flat"), 64, 48);
         // shorter side 24: 48x64 -> 24x32, then the model's 16x16 center crop: rows 4..19, cols 8..23
