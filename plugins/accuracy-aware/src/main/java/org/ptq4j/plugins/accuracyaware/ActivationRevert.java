@@ -19,24 +19,49 @@ import java.util.List;
 final class ActivationRevert {
     private ActivationRevert() {}
 
-    static Model apply(Model quantized, Collection<String> layers) {
+    /**
+     * Makes each of {@code layers} read the FP32 model's tensor at its activation inputs. The tensor
+     * is taken where the quantized graph still computes it; a ReLU the quantizer folded into the
+     * {@code QuantizeLinear} is put back for the reverted reader. An input whose float value comes
+     * straight (through ReLU/Clip at most) from one of {@code keepFused} stays quantized: a second
+     * float reader would stop ONNX Runtime from fusing that layer into an integer kernel.
+     */
+    static Model apply(Model quantized, Model fp32, Collection<String> layers, Collection<String> keepFused) {
         if (layers.isEmpty()) return quantized;
         Model m = quantized.copy();
         Graph g = m.graph();
         for (String name : layers) {
             Node n = g.node(name).orElseThrow(() -> new PtqException("restore_mode: layer '" + name + "' is not in the quantized model"));
+            Node orig = fp32.graph().node(name).orElse(null);
             List<String> in = n.inputs();
             for (int i = 0; i < in.size(); i++) {
                 Node dq = g.producer(in.get(i));
                 if (dq == null || !dq.opType().equals("DequantizeLinear")) continue;
                 Node q = g.producer(dq.input(0));
                 if (q == null || !q.opType().equals("QuantizeLinear")) continue; // a weight or bias DQ over an initializer
-                in.set(i, q.input(0));
+                if (fedByFused(g, q.input(0), keepFused)) continue;
+                String want = orig != null && i < orig.inputs().size() ? orig.input(i) : q.input(0);
+                if (g.producer(want) != null || g.isGraphInput(want)) {
+                    in.set(i, want);
+                } else {
+                    Node fp32Producer = fp32.graph().producer(want);
+                    if (fp32Producer == null || !fp32Producer.opType().equals("Relu")) continue; // cannot rebuild it: stay quantized
+                    Node relu = Node.of(g.uniqueName(want + "_fp32"), "Relu", List.of(q.input(0)), List.of(want));
+                    g.addNodeBefore(n, relu);
+                    in.set(i, want);
+                }
                 g.touch();
             }
         }
+        g.sortTopologically();
         removeDangling(g);
         return m;
+    }
+
+    private static boolean fedByFused(Graph g, String tensor, Collection<String> keepFused) {
+        Node p = g.producer(tensor);
+        while (p != null && (p.opType().equals("Relu") || p.opType().equals("Clip"))) p = g.producer(p.input(0));
+        return p != null && keepFused.contains(p.name());
     }
 
     /** Removes Q/DQ nodes whose outputs nobody reads, repeatedly, then unused initializers. */

@@ -19,8 +19,8 @@ import java.util.Set;
 
 /**
  * The base algorithm, re-run on the FP32 model with some layers reverted: a fully reverted layer is
- * appended to the base's {@code ignored.names} (the quantizer keeps the graph fusable); an
- * activation-only revert is applied afterwards by {@link ActivationRevert}. Statistics are
+ * appended to the base's {@code ignored.names} (the quantizer keeps the graph fusable) and reads
+ * its float input ({@link ActivationRevert}); an activation-only revert keeps the int8 weight. Statistics are
  * collected once per distinct set of requests and reused by every build.
  */
 final class Quantizer {
@@ -53,7 +53,15 @@ final class Quantizer {
         Params p = ctx.params(base, withIgnored(values, reverted));
         ensureStatistics(p);
         BaseContext.ScratchReport rep = baseCtx.newReport();
-        Model m = ActivationRevert.apply(base.apply(fp32, p, stats, baseCtx), activationOnly);
+        // reverted layers read the float tensor where that costs no neighbour its integer kernel: a
+        // DQ -> float layer -> Q chain is re-quantized by ONNX Runtime (WeightBiasQuantization)
+        Set<String> floatInput = new LinkedHashSet<>(reverted);
+        floatInput.addAll(activationOnly);
+        Model q = base.apply(fp32, p, stats, baseCtx);
+        List<String> fused = new ArrayList<>();
+        if (q.annotations().get("ptq.quantized_layers") instanceof List<?> l) for (Object o : l) fused.add(String.valueOf(o));
+        fused.removeAll(floatInput);
+        Model m = ActivationRevert.apply(q, fp32, floatInput, fused);
         reports.put(m, rep);
         return m;
     }
