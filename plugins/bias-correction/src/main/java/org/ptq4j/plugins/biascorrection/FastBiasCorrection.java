@@ -4,9 +4,7 @@ import org.pf4j.Extension;
 import org.ptq4j.spi.PipelineContext;
 import org.ptq4j.spi.engine.Session;
 import org.ptq4j.spi.engine.SessionOptions;
-import org.ptq4j.spi.data.Dataset;
 import org.ptq4j.spi.model.Model;
-import org.ptq4j.spi.param.ParamSpec;
 import org.ptq4j.spi.param.Params;
 import org.ptq4j.spi.stats.MeanSpec;
 import org.ptq4j.spi.stats.StatisticRequest;
@@ -20,20 +18,15 @@ import java.util.Map;
 
 /**
  * Fast Bias Correction (POT / NNCF {@code FastBiasCorrection}): every quantized layer is judged
- * alone, on FP32 inputs, so the correction needs no layer-by-layer passes.
- * <pre>  shift[c] = mean(y_fp32)[c] - mean(layer_q(x_fp32))[c]      bias[c] += shift[c]</pre>
- * {@code layer_q} is the quantized layer cut out of the quantized graph (its input Q/DQ,
- * dequantized weights, bias). Two estimators of {@code mean(layer_q(x_fp32))}:
- * <ul>
- * <li>{@code mean_input} (default): NNCF's estimator: the layer's quantized weights applied to the FP32 mean
- *     input (collected, with the FP32 output means, in the quantizer's statistics pass), no extra
- *     pass over data; exact for the weight error of a linear layer, blind to input quantization.</li>
- * <li>{@code samples}: one pass over {@code stat_subset_size} calibration samples of the
- *     FP32 model with a copy of every quantized layer grafted onto its FP32 input
- *     ({@link SubModels#twin}); FP32 and quantized means come from the same samples. This sees the
- *     mean error of input quantization (rounding of constant regions, clipping) as well as the weights'.</li>
- *     It costs a pass over ~2x the model per sample.</li>
- * </ul>
+ * alone, on the FP32 mean input, so the correction needs no pass over data of its own:
+ * <pre>  shift[c] = mean(y_fp32)[c] - mean_c(layer_q(mean(x_fp32)))      bias[c] += shift[c]</pre>
+ * {@code mean(x_fp32)} (element-wise over samples; per channel for MatMul) and {@code mean(y_fp32)}
+ * (per output channel) are collected on the FP32 model, in the quantizer's statistics pass when
+ * DefaultQuantization merges the requests. {@code layer_q} is the layer cut out of the quantized
+ * graph from its activation input on (dequantized weights and bias), as NNCF's ONNX backend does;
+ * all layers run side by side in one session. For a linear layer the output mean of the mean
+ * input is the mean output, so the shift is exactly the mean error of the layer's quantized
+ * weights; shifts caused by input quantization and by earlier layers are left to {@link BiasCorrection}.
  */
 @Extension
 public class FastBiasCorrection extends BiasCorrectionBase {
@@ -47,21 +40,9 @@ public class FastBiasCorrection extends BiasCorrectionBase {
 
     @Override double defaultThreshold() { return 2.0; }
 
-    @Override
-    public List<ParamSpec> parameters() {
-        List<ParamSpec> p = new ArrayList<>(super.parameters());
-        p.add(ParamSpec.choice("estimator", "mean_input",
-                "mean_input: NNCF's FP32 mean input blob through each quantized layer, no extra pass; samples: quantized layers grafted onto the FP32 model, one extra pass",
-                "mean_input", "samples"));
-        return p;
-    }
-
-    private static boolean meanInput(Params params) { return "mean_input".equals(params.string("estimator").orElse("mean_input")); }
-
-    /** With {@code mean_input}: FP32 mean inputs and per-channel output means (one pass with the quantizer's); else nothing. */
+    /** FP32 mean inputs and per-channel mean outputs of the layers. */
     @Override
     public List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
-        if (!meanInput(params)) return List.of();
         List<StatisticRequest> r = new ArrayList<>();
         for (Layer l : Layer.find(model.graph(), !params.getBool("apply_for_all_nodes"))) r.addAll(l.requests(true));
         return r;
@@ -72,8 +53,7 @@ public class FastBiasCorrection extends BiasCorrectionBase {
         Model fp32 = fp32(model, NAME);
         Model work = model.copy();
         List<QuantizedLayer> layers = layers(work, fp32, params.getBool("apply_for_all_nodes"));
-        List<float[]> shifts = meanInput(params) ? shiftsFromMeanInput(fp32, work, layers, statistics, params, ctx)
-                : shiftsFromSamples(fp32, work, layers, params, ctx);
+        List<float[]> shifts = shifts(fp32, work, layers, statistics, params, ctx);
         double threshold = params.getDouble("threshold");
         int corrected = 0;
         for (int i = 0; i < layers.size(); i++) {
@@ -87,35 +67,14 @@ public class FastBiasCorrection extends BiasCorrectionBase {
         return work;
     }
 
-    /** One pass over the twin model: FP32 output means and quantized-copy output means on the same samples. */
-    static List<float[]> shiftsFromSamples(Model fp32, Model work, List<QuantizedLayer> layers, Params params, PipelineContext ctx) {
-        SubModels.Twin twin = SubModels.twin(fp32, work, layers);
-        List<StatisticRequest> req = new ArrayList<>();
-        for (int i = 0; i < layers.size(); i++) {
-            Layer f = layers.get(i).layer();
-            if (twin.outputs().get(i) == null) continue;
-            req.add(new StatisticRequest(f.output(), f.outputSpec()));
-            req.add(new StatisticRequest(twin.outputs().get(i), f.outputSpec()));
-        }
-        Dataset ds = calibration(ctx, NAME);
-        Statistics s = req.isEmpty() ? Statistics.EMPTY : ctx.collect(twin.model(), ds, subset(ctx, ds, params), req.stream().distinct().toList());
-        List<float[]> shifts = new ArrayList<>();
-        for (int i = 0; i < layers.size(); i++) {
-            Layer f = layers.get(i).layer();
-            String q = twin.outputs().get(i);
-            shifts.add(q == null ? null : Means.minus(Means.of(s.get(f.output(), f.outputSpec()), f.outAxis()), Means.of(s.get(q, f.outputSpec()), f.outAxis())));
-        }
-        return shifts;
-    }
-
-    /** NNCF's estimator: each quantized layer (from its activation input on) run on the FP32 mean input; all layers in one session. */
-    static List<float[]> shiftsFromMeanInput(Model fp32, Model work, List<QuantizedLayer> layers, Statistics statistics, Params params, PipelineContext ctx) {
+    /** Each quantized layer (from its activation input on) run on the FP32 mean input; all layers in one session. */
+    static List<float[]> shifts(Model fp32, Model work, List<QuantizedLayer> layers, Statistics statistics, Params params, PipelineContext ctx) {
         List<StatisticRequest> requests = new ArrayList<>();
         for (QuantizedLayer l : layers) requests.addAll(l.layer().requests(true));
         Statistics fp = fp32Statistics(statistics, fp32, requests, 0, params, ctx, NAME);
         List<Tensor> blobs = new ArrayList<>();
         for (QuantizedLayer l : layers) blobs.add(inputBlob(l.layer(), fp.get(l.layer().input(), l.layer().inputSpec())));
-        SubModels.Twin all = SubModels.sideBySide(work, layers, layers.stream().map(l -> l.node().input(0)).toList(),
+        SubModels.Layers all = SubModels.sideBySide(work, layers, layers.stream().map(l -> l.node().input(0)).toList(),
                 blobs.stream().map(Tensor::shape).toList());
         Map<String, Tensor> feeds = new java.util.HashMap<>();
         // the model's inputs are those of the layers that could be cut out, in layer order

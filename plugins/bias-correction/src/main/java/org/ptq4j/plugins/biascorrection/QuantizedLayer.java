@@ -19,12 +19,11 @@ import java.util.List;
  *
  * @param layer    the FP32 layer
  * @param node     the layer node in the quantized graph
- * @param input    the tensor the layer's activation Q/DQ chain starts from (the FP32 activation it quantizes)
  * @param output   the quantized layer's output (after the bias Add for MatMul + Add)
  * @param biasTensor the tensor in the layer's bias slot ("" when the layer has no bias)
  * @param biasGain factor the bias is multiplied by in the output (Gemm {@code beta}, else 1)
  */
-record QuantizedLayer(Layer layer, Node node, String input, String output, String biasTensor, float biasGain) {
+record QuantizedLayer(Layer layer, Node node, String output, String biasTensor, float biasGain) {
 
     /** Finds {@code layer} in the quantized graph; null when its weights are not quantized or its shape is unexpected. */
     static QuantizedLayer find(Layer layer, Graph q) {
@@ -32,8 +31,6 @@ record QuantizedLayer(Layer layer, Node node, String input, String output, Strin
         if (n == null || !n.opType().equals(layer.opType())) return null;
         Node wdq = q.producer(n.input(1));
         if (wdq == null || !wdq.opType().equals("DequantizeLinear")) return null; // weights not quantized
-        String in = n.input(0);
-        for (Node p = q.producer(in); p != null && isQdq(p); p = q.producer(in)) in = p.input(0);
         String out = n.output(0), bias = "";
         float gain = 1f;
         switch (n.opType()) {
@@ -49,11 +46,7 @@ record QuantizedLayer(Layer layer, Node node, String input, String output, Strin
         }
         if (!bias.isEmpty() && Layer.constant(q, bias) == null) return null;
         if (layer.hasBias() && bias.isEmpty()) return null; // the quantizer moved the bias out of reach: the output mean would not match
-        return new QuantizedLayer(layer, n, in, out, bias, gain);
-    }
-
-    private static boolean isQdq(Node p) {
-        return p.opType().equals("QuantizeLinear") || p.opType().equals("DequantizeLinear");
+        return new QuantizedLayer(layer, n, out, bias, gain);
     }
 
     boolean hasBias() { return !biasTensor.isEmpty(); }

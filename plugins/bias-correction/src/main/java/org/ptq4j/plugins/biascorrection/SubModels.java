@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** Cuts models out of a graph: layers side by side, layers grafted onto the FP32 model, or everything some tensors need. */
+/** Cuts models out of a graph: layers side by side, or everything some tensors need. */
 final class SubModels {
     private SubModels() {}
 
@@ -52,45 +52,12 @@ final class SubModels {
     }
 
     /**
-     * The FP32 model with a copy of each quantized layer grafted onto it: the copy (its input
-     * Q/DQ, dequantized weights and bias) reads the FP32 layer's activation input, so one pass
-     * yields, on the same samples, every FP32 layer output and its quantized counterpart computed
-     * from the exact FP32 input. Returns the model and, per layer, the name of the copy's output.
-     */
-    static Twin twin(Model fp32, Model quantized, List<QuantizedLayer> layers) {
-        Model m = fp32.copy();
-        Graph g = m.graph(), q = quantized.graph();
-        quantized.opsets().forEach((d, v) -> m.opsets().merge(d, v, Math::max));
-        m.irVersion(Math.max(m.irVersion(), quantized.irVersion()));
-        List<String> outs = new java.util.ArrayList<>();
-        for (QuantizedLayer l : layers) {
-            List<Node> nodes = ancestors(q, List.of(l.output()), Set.of(l.input()));
-            if (nodes == null || nodes.stream().anyMatch(n -> n.inputs().stream().anyMatch(i -> q.isGraphInput(i) && !i.equals(l.input())))) {
-                outs.add(null);
-                continue;
-            }
-            String prefix = g.uniqueName("bias_correction/" + l.layer().name()) + "/";
-            java.util.function.UnaryOperator<String> rename = t -> t.isEmpty() ? t : t.equals(l.input()) ? l.layer().input() : prefix + t;
-            for (Node n : nodes) {
-                Node c = n.copy().name(prefix + n.name());
-                c.inputs().replaceAll(rename);
-                c.outputs().replaceAll(rename);
-                for (String i : n.inputs()) q.initializer(i).ifPresent(t -> g.initializers().put(prefix + i, t));
-                g.addNode(c);
-            }
-            outs.add(prefix + l.output());
-        }
-        g.sortTopologically();
-        return new Twin(m, outs);
-    }
-
-    /**
      * One model holding, side by side, each layer of {@code layers} cut out of {@code quantized}
      * from its activation input {@code inputs.get(i)} (a FLOAT graph input of shape {@code shapes.get(i)})
-     * to its output; inputs and outputs are renamed per layer (see {@link Twin#outputs()} and the
+     * to its output; inputs and outputs are renamed per layer (see {@link Layers#outputs()} and the
      * returned model's inputs, in layer order). A layer that cannot be cut out gets a null output.
      */
-    static Twin sideBySide(Model quantized, List<QuantizedLayer> layers, List<String> inputs, List<long[]> shapes) {
+    static Layers sideBySide(Model quantized, List<QuantizedLayer> layers, List<String> inputs, List<long[]> shapes) {
         Graph q = quantized.graph();
         Graph g = new Graph(q.name() + "_layers");
         List<String> outs = new java.util.ArrayList<>();
@@ -116,11 +83,11 @@ final class SubModels {
         }
         g.touch();
         Model m = new Model(g, quantized.opsets(), quantized.irVersion());
-        return new Twin(m, outs);
+        return new Layers(m, outs);
     }
 
-    /** A twin model and the quantized copies' outputs, in layer order (null: the layer could not be cut out). */
-    record Twin(Model model, List<String> outputs) {}
+    /** A model of layers side by side and their outputs, in layer order (null: the layer could not be cut out). */
+    record Layers(Model model, List<String> outputs) {}
 
     private static Model build(Model model, List<Node> nodes, List<ValueInfo> inputs, Collection<String> outputs) {
         Graph src = model.graph();
