@@ -122,6 +122,7 @@ public final class DynamicQuantization implements Algorithm {
         if (out.opset() < 10) throw new org.ptq4j.spi.PtqException("model" + (model.source() == null ? "" : " " + model.source())
                 + " has opset " + out.opset() + "; dynamic quantization needs opset >= 10");
 
+        if (quantized.isEmpty()) context.log().warn("DynamicQuantization: no MatMul with a constant rank-2 float weight in the model; nothing quantized");
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("matmuls", quantized.size());
         summary.put("weights", perChannel ? "int8 per-channel, symmetric" : "int8 per-tensor, symmetric");

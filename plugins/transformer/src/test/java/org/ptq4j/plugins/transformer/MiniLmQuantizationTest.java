@@ -87,8 +87,23 @@ class MiniLmQuantizationTest {
         OnnxIO.write(q, f);
         long size = java.nio.file.Files.size(f);
         assertTrue(size < 26_000_000, "INT8 model file " + size + " bytes (FP32: 90 MB)");
-        assertEquals(List.of(), OnnxIO.read(f).graph().nodes().stream().filter(n -> n.opType().equals("MatMul")
-                && OnnxIO.read(f).graph().isInitializer(n.input(1))).toList(), "no float weight MatMul left");
+        Model back = OnnxIO.read(f);
+        assertEquals(List.of(), back.graph().nodes().stream().filter(n -> n.opType().equals("MatMul")
+                && back.graph().isInitializer(n.input(1))).toList(), "no float weight MatMul left");
+    }
+
+    @Test
+    void ignoredLayersStayFloatAndPerTensorIsAnOption() {
+        String ffn = "/encoder/layer.5/output/dense/MatMul";
+        assertTrue(fp32.graph().node(ffn).isPresent(), "MiniLM node names changed?");
+        Model q = run(DynamicQuantization.NAME, fp32, Map.of("ignored", Map.of("names", List.of(ffn)), "quantize_embeddings", false,
+                "per_channel", false));
+        Map<String, Integer> ops = MiniLm.opCounts(q);
+        assertEquals(35, ops.get("MatMulInteger"), ops.toString());
+        assertEquals("MatMul", q.graph().node(ffn).orElseThrow().opType());
+        assertNull(ops.get("DequantizeLinear"), "embedding tables kept float");
+        q.graph().initializers().values().stream().filter(t -> t.dtype() == org.ptq4j.spi.tensor.DType.INT8)
+                .forEach(t -> assertTrue(t.rank() != 1, "per-tensor: no per-column scales or zero points"));
     }
 
     @Test
