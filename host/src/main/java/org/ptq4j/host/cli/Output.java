@@ -75,13 +75,13 @@ final class Output {
         int[] w = new int[cols.size()];
         for (List<String> row : cells) for (int i = 0; i < w.length; i++) w[i] = Math.max(w[i], row.get(i).length());
         for (int r = 0; r < cells.size(); r++) {
-            StringBuilder sb = new StringBuilder(indent);
+            StringBuilder sb = new StringBuilder();
             for (int i = 0; i < w.length; i++) {
                 String c = cells.get(r).get(i);
-                sb.append(i == 0 ? String.format("%-" + w[i] + "s", c) : String.format("  %" + w[i] + "s", c));
+                sb.append(i == 0 ? String.format("%-" + w[i] + "s", c) : String.format("  %" + w[i] + "s", c));   // text left, numbers right
             }
-            out.println(sb.toString().stripTrailing());
-            if (r == 0) out.println(indent + "-".repeat(sb.length() - indent.length()).substring(0, Math.max(0, sb.toString().stripTrailing().length() - indent.length())));
+            out.println(indent + sb);
+            if (r == 0) out.println(indent + "-".repeat(sb.length()));
         }
     }
 }

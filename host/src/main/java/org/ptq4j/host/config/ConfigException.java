@@ -10,11 +10,20 @@ public class ConfigException extends PtqException {
     private final transient List<ConfigError> errors;
 
     public ConfigException(Path file, List<ConfigError> errors) {
-        super(format(file, errors));
-        this.errors = List.copyOf(errors);
+        this(file, sorted(errors), true);
+    }
+
+    private ConfigException(Path file, List<ConfigError> sorted, boolean unused) {
+        super(format(file, sorted));
+        this.errors = sorted;
     }
 
     public List<ConfigError> errors() { return errors; }
+
+    /** In file order (errors without a line last), stable otherwise. */
+    private static List<ConfigError> sorted(List<ConfigError> errors) {
+        return errors.stream().sorted(java.util.Comparator.comparingInt(e -> e.line() == 0 ? Integer.MAX_VALUE : e.line())).toList();
+    }
 
     private static String format(Path file, List<ConfigError> errors) {
         StringBuilder sb = new StringBuilder(file == null ? "parameters" : file.toString())

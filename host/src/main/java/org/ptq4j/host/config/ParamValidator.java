@@ -61,7 +61,7 @@ public final class ParamValidator {
             if (v == null || (v instanceof ScalarNode sn2 && sn2.getTag().getValue().endsWith(":null"))) {
                 if (s.required() && s.defaultValue() == null) {
                     errors.add(new ConfigError(p, t != null ? SafeYaml.line(t.getKeyNode()) : line,
-                            "missing required " + describe(s) + (s.description() == null ? "" : " (" + s.description() + ")")));
+                            "missing required key: " + describe(s) + (s.description() == null ? "" : " (" + s.description() + ")")));
                 } else if (s.type() == ParamType.MAP && !s.children().isEmpty()) {
                     out.put(s.name(), validate(null, s.children(), p, line, Set.of()));
                 } else if (s.defaultValue() != null) {

@@ -83,8 +83,9 @@ class PipelineConfigLoaderTest {
 
     @Test
     void unknownTopLevelKeySuggestsNearest() throws IOException {
-        assertEquals("ouptut (line 2): unknown key 'ouptut'; did you mean 'output'?",
-                errors(VALID.replace("output:", "ouptut:")).get(0));
+        assertEquals(List.of("output (line 1): missing required key: a file path (where the quantized model is written)",
+                        "ouptut (line 2): unknown key 'ouptut'; did you mean 'output'?"),
+                errors(VALID.replace("output:", "ouptut:")));
     }
 
     @Test
@@ -126,9 +127,9 @@ class PipelineConfigLoaderTest {
 
     @Test
     void missingRequired() throws IOException {
-        assertEquals("pipeline[0].params.key (line 8): missing required a string (metadata key)",
+        assertEquals("pipeline[0].params.key (line 8): missing required key: a string (metadata key)",
                 only(VALID.replace("key: k, ", "")));
-        assertEquals("model (line 1): missing required a file path (the FP32 ONNX model to quantize)",
+        assertEquals("model (line 1): missing required key: a file path (the FP32 ONNX model to quantize)",
                 only(VALID.replace("model: model.onnx\n", "")));
     }
 
@@ -172,10 +173,10 @@ class PipelineConfigLoaderTest {
     void allErrorsAreReportedTogetherInLineOrder() throws IOException {
         List<String> e = errors(VALID.replace("output:", "ouptut:").replace("limit: 50", "limit: -1").replace("mode: slow", "mode: x"));
         assertEquals(4, e.size(), e.toString());
-        assertTrue(e.get(0).startsWith("ouptut (line 2): unknown key"), e.toString());
-        assertTrue(e.get(1).startsWith("output (line 1): missing required"), e.toString());
-        assertTrue(e.stream().anyMatch(s -> s.startsWith("datasets.calibration.limit (line 5): -1 is out of range")), e.toString());
-        assertTrue(e.stream().anyMatch(s -> s.startsWith("pipeline[0].params.mode (line 9): 'x' is not one of fast, slow")), e.toString());
+        assertTrue(e.get(0).startsWith("output (line 1): missing required"), e.toString());
+        assertTrue(e.get(1).startsWith("ouptut (line 2): unknown key"), e.toString());
+        assertTrue(e.get(2).startsWith("datasets.calibration.limit (line 5): -1 is out of range"), e.toString());
+        assertTrue(e.get(3).startsWith("pipeline[0].params.mode (line 9): 'x' is not one of fast, slow"), e.toString());
     }
 
     @Test
