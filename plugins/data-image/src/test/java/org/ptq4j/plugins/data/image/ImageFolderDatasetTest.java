@@ -282,6 +282,9 @@ class ImageFolderDatasetTest {
                 String f = i == 1 ? "b.png" : "c.jpg";
                 assertTrue(e.getMessage().contains(cls.resolve(f).toString()) && e.getMessage().contains("cannot decode"), e.getMessage());
             }
+            // the same error reaches the user through the host's parallel decoding
+            var e = assertThrows(PtqException.class, () -> evaluate(ds, metric("accuracy", Map.of())));
+            assertTrue(e.getMessage().contains("cannot decode") && e.getMessage().contains(cls.toString()), e.getMessage());
         }
     }
 
