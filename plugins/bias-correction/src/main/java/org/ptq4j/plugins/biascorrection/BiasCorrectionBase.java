@@ -37,7 +37,9 @@ abstract class BiasCorrectionBase implements Algorithm {
                 ParamSpec.number("threshold", defaultThreshold(),
                         "skip a layer when max_c |bias change / bias| would reach this (layers with a zero bias element are skipped)").withRange(0.0, null),
                 ParamSpec.bool("apply_for_all_nodes", false, "also correct quantized layers without a bias, by adding one"),
-                ParamSpec.integer("stat_subset_size", defaultSubsetSize(), "calibration samples used for the statistics this step collects itself").withRange(1.0, null));
+                ParamSpec.integer("stat_subset_size", defaultSubsetSize(), "calibration samples used for the statistics this step collects itself").withRange(1.0, null),
+                ParamSpec.integer("seed", 0, "seed of the calibration subset when shuffle_data is true"),
+                ParamSpec.bool("shuffle_data", false, "a seeded random calibration subset instead of the first samples (use the quantizer's setting)"));
     }
 
     /** Requests on the FP32 model: per-channel output means of the layers. */
@@ -79,7 +81,7 @@ abstract class BiasCorrectionBase implements Algorithm {
     }
 
     static int[] subset(PipelineContext ctx, Dataset ds, Params params) {
-        return ctx.subset(ds, Math.min(params.getInt("stat_subset_size"), ds.size()), 0, false);
+        return ctx.subset(ds, Math.min(params.getInt("stat_subset_size"), ds.size()), params.getLong("seed"), params.getBool("shuffle_data"));
     }
 
     /** {@code given} when it holds every request; else a pass over the FP32 model collecting them. */

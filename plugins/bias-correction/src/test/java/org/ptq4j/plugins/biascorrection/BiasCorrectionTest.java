@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -120,6 +121,28 @@ class BiasCorrectionTest {
         double before = meanAbsShift(r, q, convs, TEST_1K), after = meanAbsShift(r, c, convs, TEST_1K);
         System.out.printf("apply_for_all_nodes cnn without conv bias: held-out mean|shift| %.5f -> %.5f%n", before, after);
         assertTrue(after < before, before + " -> " + after);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {FastBiasCorrection.NAME, BiasCorrection.NAME})
+    void runsInsideDefaultQuantizationFromItsStatisticsPass(String algorithm) {
+        HostContext ctx = context(CALIB);
+        Model fp32 = model("fmnist_resnet.onnx");
+        Algorithm dq = ctx.algorithm("DefaultQuantization").orElseThrow();
+        var p = ctx.params(dq, algorithm.equals(BiasCorrection.NAME)
+                ? Map.of("weights", Map.of("granularity", "pertensor"), "fast_bias_correction", false, "bias_correction", true)
+                : PER_TENSOR);
+        var calib = ctx.dataset("calibration").orElseThrow();
+        var requests = dq.statistics(fp32, p, ctx);
+        assertTrue(requests.stream().anyMatch(r -> r.spec() instanceof org.ptq4j.spi.stats.MeanSpec), "no bias-correction statistics merged");
+        Model c = dq.apply(fp32, p, ctx.collect(fp32, calib, ctx.subset(calib, 300, 0, false), requests), ctx);
+        List<?> rows = (List<?>) asMap(ctx.report().asMap().get(algorithm)).get("layers");
+        assertEquals(11, rows.size(), rows.toString());
+        // the same bias edits as the step run on its own after MinMax
+        Run alone = quantizeAndCorrect("fmnist_resnet.onnx", PER_TENSOR, algorithm, Map.of());
+        for (Layer l : Layer.find(fp32.graph(), true))
+            assertArrayEquals(QuantizedLayer.find(l, alone.corrected().graph()).bias(alone.corrected().graph()),
+                    QuantizedLayer.find(l, c.graph()).bias(c.graph()), 1e-6f, l.name());
     }
 
     /** Layers whose bias the correction changed or added. */
