@@ -133,7 +133,9 @@ class AccuracyAwareQuantizationTest {
     @Test
     void restoreModeAutoKeepsInt8WeightsAndIntermediatesAreSaved(@TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve("inter");
-        Run r = run(values("base_algorithm", "MinMaxQuantization", "restore_mode", "auto", "keep_intermediate", true, "intermediate_dir", dir));
+        // 4-bit activations: the activations are what hurts, so int8 weights can often stay
+        Run r = run(values("base_algorithm", "MinMaxQuantization", "base_params", Map.of("activations", Map.of("bits", 4)),
+                "maximal_drop", 0.01, "restore_mode", "auto", "keep_intermediate", true, "intermediate_dir", dir));
         assertTrue((Boolean) r.report.get("budget_met"));
         @SuppressWarnings("unchecked") List<String> actOnly = (List<String>) r.report.get("activation_reverted_layers");
         System.out.println("restore_mode auto: FP32 layers " + r.reverted() + ", int8 weights + float activations " + actOnly);
@@ -145,7 +147,8 @@ class AccuracyAwareQuantizationTest {
             Node in = r.model.graph().producer(n.input(0));
             assertTrue(in == null || !in.opType().equals("DequantizeLinear"), layer + " reads a float activation");
         }
-        assertTrue(fp32Accuracy - Fixture.independentAccuracy(r.model) <= BUDGET + 1e-9);
+        assertFalse(actOnly.isEmpty(), "with 4-bit activations some layer keeps its int8 weights");
+        assertTrue(fp32Accuracy - Fixture.independentAccuracy(r.model) <= 0.01 + 1e-9);
         try (var files = Files.list(dir)) {
             List<Path> saved = files.toList();
             assertTrue(saved.size() >= r.fullEvaluations(), "one file per evaluated candidate: " + saved);
