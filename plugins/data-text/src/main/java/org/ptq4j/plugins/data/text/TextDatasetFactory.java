@@ -97,8 +97,7 @@ public final class TextDatasetFactory implements DatasetFactory {
     /** Creates a tokenizer with the dataset's length policy; the native library comes from the DJL jar. */
     static HuggingFaceTokenizer tokenizer(Path tokFile, int maxLength, String padding, boolean truncation, boolean special) {
         if (!Files.isRegularFile(tokFile)) throw new PtqException("tokenizer '" + tokFile + "': no such file (expected a HuggingFace tokenizer.json)");
-        // never let DJL reach for the network: its natives are inside the tokenizers jar
-        if (System.getProperty("ai.djl.offline") == null) System.setProperty("ai.djl.offline", "true");
+        configureDjl();
         HuggingFaceTokenizer.Builder b = HuggingFaceTokenizer.builder().optTokenizerPath(tokFile).optMaxLength(maxLength)
                 .optTruncation(truncation).optAddSpecialTokens(special);
         switch (padding) {
@@ -110,6 +109,21 @@ public final class TextDatasetFactory implements DatasetFactory {
             return b.build();
         } catch (IOException | RuntimeException e) {
             throw new PtqException("tokenizer '" + tokFile + "': cannot load it as a HuggingFace tokenizer.json: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * DJL copies the tokenizer's native library out of its jar into a cache folder (default
+     * {@code ~/.djl.ai}) and would download it when missing: forbid the download (the natives of
+     * linux-x86_64/aarch64, osx-aarch64 and win-x86_64 are inside the jar) and use a temp folder
+     * when the home folder is not writable.
+     */
+    private static synchronized void configureDjl() {
+        if (System.getProperty("ai.djl.offline") == null) System.setProperty("ai.djl.offline", "true");
+        if (System.getProperty("DJL_CACHE_DIR") == null && System.getenv("DJL_CACHE_DIR") == null) {
+            Path home = Path.of(System.getProperty("user.home", "."));
+            if (!Files.isWritable(home) && !Files.isWritable(home.resolve(".djl.ai")))
+                System.setProperty("DJL_CACHE_DIR", Path.of(System.getProperty("java.io.tmpdir"), "ptq4j-djl").toString());
         }
     }
 
