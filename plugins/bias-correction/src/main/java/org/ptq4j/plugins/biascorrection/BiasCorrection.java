@@ -52,7 +52,9 @@ public class BiasCorrection extends BiasCorrectionBase {
         Statistics fp = fp32Statistics(statistics, fp32, requests, idx.length, params, ctx, NAME);
         double threshold = params.getDouble("threshold");
         int corrected = 0;
-        for (List<QuantizedLayer> group : independentGroups(work, layers)) {
+        List<List<QuantizedLayer>> groups = independentGroups(work, layers);
+        ctx.report().put(NAME, "passes over the calibration subset", groups.size() + " (" + idx.length + " samples)");
+        for (List<QuantizedLayer> group : groups) {
             List<String> outs = group.stream().map(QuantizedLayer::output).distinct().toList();
             List<StatisticRequest> qreq = group.stream().map(l -> new StatisticRequest(l.output(), l.layer().outputSpec())).distinct().toList();
             Statistics q = ctx.collect(SubModels.prefix(work, outs), ds, idx, qreq);
