@@ -26,7 +26,7 @@ import java.util.Set;
 final class Quantizer {
     private final PipelineContext ctx;
     private final BaseContext baseCtx;
-    private final Map<Model, BaseContext.ScratchReport> reports = new java.util.IdentityHashMap<>();
+    private final Map<Model, BaseContext.ScratchReport> reports = new java.util.WeakHashMap<>(); // Model has identity equality
     private final Algorithm base;
     private final Model fp32;
     private Map<String, Object> values;

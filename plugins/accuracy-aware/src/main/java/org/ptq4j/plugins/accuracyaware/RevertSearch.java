@@ -36,7 +36,7 @@ final class RevertSearch {
 
     enum Strategy { GALLOP, SEQUENTIAL }
 
-    /** One fully evaluated candidate. */
+    /** One fully evaluated candidate (its model is dropped from the memo unless it can be the result). */
     record Trial(List<String> reverted, List<String> activationOnly, Model model, Evaluation evaluation, double drop) {
         int fp32Layers() { return reverted.size(); }
     }
@@ -201,9 +201,10 @@ final class RevertSearch {
         Model m = quantizer.build(reverted, activationOnly);
         Evaluation e = judge.full(m);
         t = new Trial(List.copyOf(reverted), List.copyOf(activationOnly), m, e, budget.drop(e.value()));
-        memo.put(key, t);
         consider(t);
         onTrial.accept(t);
+        // only a result can be returned: keep the models of the best trial and of those meeting the budget
+        memo.put(key, t == best || budget.met(t.drop()) ? t : new Trial(t.reverted(), t.activationOnly(), null, e, t.drop()));
         return t;
     }
 
