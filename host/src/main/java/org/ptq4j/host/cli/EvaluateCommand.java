@@ -57,6 +57,8 @@ final class EvaluateCommand implements Callable<Integer> {
         @Option(names = "--labels", paramLabel = "FILE", description = "labels: .npy for --data .npy; a 'path label' list file for an image folder") Path labels;
         @Option(names = "--metric", defaultValue = "accuracy", paramLabel = "TYPE", description = "metric type (default ${DEFAULT-VALUE}); see 'ptq plugins'") String metric;
         @Option(names = "--reference", paramLabel = "ONNX", description = "reference model for fidelity metrics (default: the first --model)") Path reference;
+        @Option(names = "--data-param", paramLabel = "KEY=VALUE", description = "dataset parameter, e.g. scale=0.0039215686 or mean=[0.286] (repeatable; see 'ptq plugins')") Map<String, String> dataParams = new LinkedHashMap<>();
+        @Option(names = "--metric-param", paramLabel = "KEY=VALUE", description = "metric parameter, e.g. top_k=5 (repeatable)") Map<String, String> metricParams = new LinkedHashMap<>();
     }
 
     @Option(names = "--limit", paramLabel = "N", description = "evaluate the first N samples only") Integer limit;
@@ -127,13 +129,13 @@ final class EvaluateCommand implements Callable<Integer> {
         String type = folder ? "image_folder" : "numpy";
         DatasetFactory f = registry.dataset(type).orElseThrow(() -> new PtqException(
                 "dataset type '" + type + "' (for --data " + d.data + ") is not installed; installed: " + String.join(", ", registry.datasets().keySet())));
-        Map<String, Object> dp = new LinkedHashMap<>();
+        Map<String, Object> dp = new LinkedHashMap<>(Main.typed(d.dataParams));
         dp.put("path", data.toString());
         if (d.labels != null) dp.put(folder ? "labels_file" : "labels", d.labels.toAbsolutePath().normalize().toString());
         MetricFactory mf = registry.metric(d.metric).orElseThrow(() -> new PtqException(
                 "--metric: unknown metric type '" + d.metric + "'; installed: " + String.join(", ", registry.metrics().keySet())));
-        var ds = new PipelineConfig.DatasetConfig(PipelineContext.VALIDATION, f, ParamValidator.bind(f.parameters(), dp, cwd, "--data"));
-        var metric = new PipelineConfig.MetricConfig(mf, ParamValidator.bind(mf.parameters(), Map.of(), cwd, "--metric"));
+        var ds = new PipelineConfig.DatasetConfig(PipelineContext.VALIDATION, f, ParamValidator.bind(f.parameters(), dp, cwd, "--data-param"));
+        var metric = new PipelineConfig.MetricConfig(mf, ParamValidator.bind(mf.parameters(), Main.typed(d.metricParams), cwd, "--metric-param"));
         return new PipelineConfig(null, cwd, null, null, PipelineConfig.Engine.DEFAULT, Map.of(PipelineContext.VALIDATION, ds), metric, List.of());
     }
 }

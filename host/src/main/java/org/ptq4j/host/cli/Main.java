@@ -116,5 +116,17 @@ public final class Main implements Runnable {
         }
     }
 
-    static Map<String, Object> ordered() { return new java.util.LinkedHashMap<>(); }
+    /** KEY=VALUE options typed as YAML scalars or flow lists ({@code 0.5} a number, {@code [1, 2]} a list), safely. */
+    static Map<String, Object> typed(Map<String, String> raw) {
+        Map<String, Object> r = new java.util.LinkedHashMap<>();
+        var yaml = new org.yaml.snakeyaml.Yaml(new org.yaml.snakeyaml.constructor.SafeConstructor(new org.yaml.snakeyaml.LoaderOptions()));
+        raw.forEach((k, v) -> {
+            try {
+                r.put(k, v == null || v.isEmpty() ? "" : yaml.load(v));
+            } catch (RuntimeException e) {
+                throw new PtqException(k + "=" + v + ": not a value (" + e.getMessage().lines().findFirst().orElse("") + ")");
+            }
+        });
+        return r;
+    }
 }

@@ -52,6 +52,7 @@ final class QuantizeCommand implements Callable<Integer> {
         @Option(names = "--preset", paramLabel = "PRESET", description = "performance (default) or mixed") String preset;
         @Option(names = "--subset-size", paramLabel = "N", description = "calibration samples to use (default 300)") Integer subsetSize;
         @Option(names = "--ignore-types", split = ",", paramLabel = "OP", description = "op types kept in FP32, e.g. Gemm,MatMul") List<String> ignoreTypes;
+        @Option(names = "--data-param", paramLabel = "KEY=VALUE", description = "parameter of the 'numpy' dataset, e.g. scale=0.0039215686 (repeatable; see 'ptq plugins')") Map<String, String> dataParams = new LinkedHashMap<>();
         @Option(names = "--threads", paramLabel = "N", defaultValue = "1", description = "intra-op threads (default ${DEFAULT-VALUE})") int threads;
         @Option(names = "--batch-size", paramLabel = "N", defaultValue = "32", description = "samples per inference call (default ${DEFAULT-VALUE})") int batchSize;
     }
@@ -73,6 +74,12 @@ final class QuantizeCommand implements Callable<Integer> {
         return 0;
     }
 
+    private static Map<String, Object> withPath(Map<String, Object> params, Path data) {
+        Map<String, Object> m = new LinkedHashMap<>(params);
+        m.put("path", data.toString());
+        return m;
+    }
+
     static PipelineConfig simple(Registry registry, Simple s) {
         Path cwd = Path.of("").toAbsolutePath();
         Path model = s.model.toAbsolutePath().normalize(), data = s.data.toAbsolutePath().normalize(), output = s.output.toAbsolutePath().normalize();
@@ -90,7 +97,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (s.subsetSize != null) params.put("stat_subset_size", s.subsetSize);
         if (s.ignoreTypes != null && !s.ignoreTypes.isEmpty()) params.put("ignored", Map.of("types", s.ignoreTypes));
         var ds = new PipelineConfig.DatasetConfig(PipelineContext.CALIBRATION, numpy,
-                ParamValidator.bind(numpy.parameters(), Map.of("path", data.toString()), cwd, "--data"));
+                ParamValidator.bind(numpy.parameters(), withPath(Main.typed(s.dataParams), data), cwd, "--data-param"));
         var step = new PipelineConfig.Step(dq, ParamValidator.bind(dq.parameters(), params, cwd, "DefaultQuantization"), 0);
         return new PipelineConfig(null, cwd, model, output, new PipelineConfig.Engine(s.threads, s.batchSize),
                 Map.of(PipelineContext.CALIBRATION, ds), null, List.of(step));

@@ -88,7 +88,8 @@ public final class ParamValidator {
             ParamValidator v = new ParamValidator(new SafeYaml(k -> null), baseDir, errors);
             out = v.validate(n instanceof MappingNode m ? m : null, specs, what, 0, Set.of());
         }
-        if (!errors.isEmpty()) throw new ConfigException(null, errors);
+        // lines of the generated YAML mean nothing to the user: drop them
+        if (!errors.isEmpty()) throw new ConfigException(null, errors.stream().map(e -> new ConfigError(e.path(), 0, e.message())).toList());
         return new org.ptq4j.spi.param.Params(out);
     }
 

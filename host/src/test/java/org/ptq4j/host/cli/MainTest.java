@@ -165,6 +165,12 @@ class MainTest {
         assertTrue(a > 0.8 && a < 0.97, stdout);
         assertEquals(a, rows.get(1).get("test_top1").asDouble(), 1e-12);
         assertEquals(300, rows.get(0).get("samples").asInt());
+        assertEquals(0, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(),
+                "--labels", dir.resolve("labels.npy").toString(), "--metric", "test_top1", "--data-param", "limit=50", "--json"), stderr);
+        assertEquals(50, new ObjectMapper().readTree(stdout).get("results").get(0).get("samples").asInt());
+        assertEquals(2, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(),
+                "--labels", dir.resolve("labels.npy").toString(), "--metric", "test_top1", "--data-param", "limit=lots"));
+        assertEquals("error: parameters: 1 error\n  --data-param.limit: expected an integer, got the string 'lots'\n", stderr);
         assertEquals(0, ptq("evaluate", "-c", dir.resolve("pipeline.yaml").toString()));
         assertTrue(stdout.contains("model.onnx") && stdout.contains("result.onnx") && stdout.contains("test_top1"), stdout);
         assertEquals(2, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(), "--metric", "test_top1"));
