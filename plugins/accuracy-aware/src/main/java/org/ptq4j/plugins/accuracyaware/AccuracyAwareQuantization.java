@@ -91,6 +91,8 @@ public final class AccuracyAwareQuantization implements Algorithm {
         Quantizer quantizer = new Quantizer(ctx, base(params, ctx), fp32, params.map("base_params").asMap(), statistics);
         Judge judge = new Judge(ctx, fp32, metric, val);
         Evaluation ref = judge.fp32();
+        if (ref.perSample() == null || ref.perSample().length != val.size())
+            throw new PtqException(NAME + ": metric '" + metric.name() + "' gives no per-sample values; ranking layers needs them");
         Budget budget = new Budget(params.getDouble("maximal_drop"), params.getString("drop_type").equals("relative"),
                 metric.higherIsBetter(), ref.value());
         Intermediates keep = new Intermediates(ctx, params);
