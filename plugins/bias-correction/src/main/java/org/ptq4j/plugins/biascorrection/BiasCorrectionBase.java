@@ -35,7 +35,7 @@ abstract class BiasCorrectionBase implements Algorithm {
     public List<ParamSpec> parameters() {
         return List.of(
                 ParamSpec.number("threshold", defaultThreshold(),
-                        "skip a layer when max_c |bias change / bias| would reach this (layers with a zero bias element are skipped)").withRange(0.0, null),
+                        "skip a layer when max_c |bias change / bias| would reach this (a zero bias element counts as infinite; biases added by apply_for_all_nodes are not checked)").withRange(0.0, null),
                 ParamSpec.bool("apply_for_all_nodes", false, "also correct quantized layers without a bias, by adding one"),
                 ParamSpec.integer("stat_subset_size", defaultSubsetSize(), "calibration samples used for the statistics this step collects itself").withRange(1.0, null),
                 ParamSpec.integer("seed", 0, "seed of the calibration subset when shuffle_data is true"),

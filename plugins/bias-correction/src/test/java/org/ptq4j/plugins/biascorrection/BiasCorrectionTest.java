@@ -55,6 +55,10 @@ class BiasCorrectionTest {
         else assertTrue(after < 0.9 * before, "mean |shift| " + before + " -> " + after + " did not fall by 10 %");
         assertTrue(agreeC >= agreeQ, "top-1 agreement fell: " + agreeQ + " -> " + agreeC);
 
+        long fused = fusedIntegerOps(r.quantized(), r.ctx());
+        assertTrue(fused >= 10, "quantized resnet runs " + fused + " integer kernels");
+        assertEquals(fused, fusedIntegerOps(r.corrected(), r.ctx()), "integer kernels lost by the correction");
+
         // the run summary has one row per layer with the shift before and after
         List<?> rows = (List<?>) asMap(r.ctx().report().asMap().get(algorithm)).get("layers");
         assertEquals(corrected.size(), rows.stream().filter(o -> asMap(o).get("status").toString().startsWith("corrected")).count());
@@ -117,6 +121,9 @@ class BiasCorrectionTest {
             var dq = c.graph().producer(ql.biasTensor());
             assertEquals("DequantizeLinear", dq.opType(), "added bias of " + l.name() + " should be INT32 behind DequantizeLinear");
         }
+        // ONNX Runtime still fuses the layers into integer kernels, the added biases included
+        assertEquals(fusedIntegerOps(q, ctx), fusedIntegerOps(c, ctx), "integer ops in ONNX Runtime's optimized graph");
+        assertTrue(fusedIntegerOps(c, ctx) >= convs.size());
         Run r = new Run(fp32, q, c, ctx);
         double before = meanAbsShift(r, q, convs, TEST_1K), after = meanAbsShift(r, c, convs, TEST_1K);
         System.out.printf("apply_for_all_nodes cnn without conv bias: held-out mean|shift| %.5f -> %.5f%n", before, after);

@@ -80,6 +80,14 @@ final class Fixtures {
         return new Run(fp32, q, c, ctx);
     }
 
+    /** Integer ops (QLinearConv, QGemm, ...) in the graph ONNX Runtime actually runs for {@code m}. */
+    static long fusedIntegerOps(Model m, HostContext ctx) {
+        java.nio.file.Path dump = ctx.workDir().resolve("optimized-" + System.nanoTime() + ".onnx");
+        ENGINE.open(m, org.ptq4j.spi.engine.SessionOptions.defaults().withThreads(1).withOptimizedModelPath(dump)).close();
+        return OnnxIO.read(dump).graph().nodes().stream().filter(n -> n.opType().startsWith("QLinear") || n.opType().equals("QGemm")
+                || n.opType().equals("MatMulIntegerToFloat")).count();
+    }
+
     /** Top-1 class of every row of {@code data}. */
     static int[] top1(Model m, Tensor data) {
         int n = (int) data.dim(0);
