@@ -48,12 +48,21 @@ final class Evaluator {
                 Map<String, Tensor> out = s.run(feeds);
                 Map<String, Tensor> ref = r == null ? null : r.run(Feeds.match(reference, b.inputs()));
                 List<Tensor> ann = metric.needsAnnotations() ? b.annotations() : null;
-                double[] v = acc.update(out, ref, ann);
+                double[] v;
+                try {
+                    v = acc.update(out, ref, ann);
+                } catch (PtqException e) {
+                    throw new PtqException(e.getMessage() + " (batch of dataset indices " + describe(b.indices()) + ")", e);
+                }
                 System.arraycopy(v, 0, perSample, pos, v.length);
                 pos += b.size();
                 p.advance(b.size());
             }
         }
         return new Evaluation(metric.name(), acc.value(), perSample, indices.length);
+    }
+
+    private static String describe(int[] idx) {
+        return idx.length <= 8 ? java.util.Arrays.toString(idx) : idx[0] + ".." + idx[idx.length - 1];
     }
 }
