@@ -293,4 +293,25 @@ class MinMaxQuantizationTest {
         Node first = q.graph().node("n_MatMul_1").orElseThrow();
         assertEquals("DequantizeLinear", q.graph().producer(first.input(0)).opType(), "the MatMul reads the quantized input");
     }
+
+    /** The YAML validator accepts POT-style parameters and rejects bad values naming the key. */
+    @Test
+    void parametersBindThroughTheConfigValidator() {
+        var specs = new DefaultQuantization().parameters();
+        Map<String, Object> yaml = Map.of("preset", "mixed", "target_device", "CPU_NO_VNNI", "fast_bias_correction", false,
+                "weights", Map.of("bits", 8, "granularity", "perchannel"),
+                "activations", Map.of("range_estimator", Map.of("max", Map.of("type", "quantile", "aggregator", "median", "outlier_prob", 0.001))),
+                "ignored", Map.of("names", List.of("/features/features.0/Conv"), "types", List.of("Gemm")));
+        var p = org.ptq4j.host.config.ParamValidator.bind(specs, yaml, java.nio.file.Path.of("."), "params");
+        QuantConfig cfg = QuantConfig.from(p, "DefaultQuantization");
+        assertEquals(7, cfg.weights().bits());
+        assertFalse(cfg.activations().symmetric());
+        assertEquals(org.ptq4j.spi.stats.RangeSpec.Reduce.QUANTILE, cfg.activations().range().highType());
+        assertEquals(org.ptq4j.spi.stats.RangeSpec.Aggregate.MEDIAN, cfg.activations().range().highAgg());
+        assertEquals(0.001, cfg.activations().range().outlierProb(), 1e-12);
+        assertEquals(List.of("Gemm"), cfg.ignored().types());
+        PtqException e = assertThrows(PtqException.class, () -> org.ptq4j.host.config.ParamValidator.bind(specs,
+                Map.of("weights", Map.of("mode", "sym")), java.nio.file.Path.of("."), "params"));
+        assertTrue(e.getMessage().contains("mode"), e.getMessage());
+    }
 }
