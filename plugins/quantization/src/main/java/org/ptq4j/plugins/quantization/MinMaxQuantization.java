@@ -64,6 +64,7 @@ public class MinMaxQuantization implements Algorithm {
     /** The whole MinMax step; {@code section} names the report section. */
     static Model quantize(Model model, Params params, Statistics statistics, PipelineContext ctx, String section) {
         QuantConfig cfg = QuantConfig.from(params, section);
+        model = named(model);
         QdqPlan plan = QdqPlan.of(model, cfg, section);
         List<StatisticRequest> requests = requests(plan, cfg);
         Statistics stats = complete(model, requests, statistics, cfg, ctx);
@@ -80,6 +81,19 @@ public class MinMaxQuantization implements Algorithm {
         out.annotations().put(FP32_MODEL, model);
         report(ctx.report(), section, plan, cfg, stats.samples());
         return out;
+    }
+
+    /**
+     * The model itself, or a copy in which nameless nodes are named {@code <OpType>_<first output>}
+     * (unique), so that every quantized layer has a name shared by the FP32 and the INT8 model.
+     */
+    static Model named(Model model) {
+        if (model.graph().nodes().stream().noneMatch(n -> n.name().isEmpty())) return model;
+        Model m = model.copy();
+        for (org.ptq4j.spi.model.Node n : m.graph().nodes())
+            if (n.name().isEmpty()) n.name(m.graph().uniqueName(n.opType() + "_" + (n.outputs().isEmpty() ? "" : n.output(0))));
+        m.graph().touch();
+        return m;
     }
 
     /** The given statistics, plus a pass over the calibration data for requests they lack. */

@@ -314,4 +314,20 @@ class MinMaxQuantizationTest {
                 Map.of("weights", Map.of("mode", "sym")), java.nio.file.Path.of("."), "params"));
         assertTrue(e.getMessage().contains("mode"), e.getMessage());
     }
+
+    @Test
+    void namelessLayersGetStableNamesInBothModels() {
+        Model m = Fixtures.fmnist("fmnist_cnn.onnx");
+        for (Node n : m.graph().nodes()) n.name("");
+        Model q1 = Fixtures.quantize(m, Map.of()), q2 = Fixtures.quantize(m, Map.of());
+        List<String> layers = MinMaxQuantization.quantizedLayers(q1);
+        assertEquals(4, layers.size());
+        assertEquals(layers, MinMaxQuantization.quantizedLayers(q2));
+        Model fp32 = (Model) q1.annotations().get(MinMaxQuantization.FP32_MODEL);
+        for (String l : layers) {
+            assertFalse(l.isEmpty());
+            assertTrue(fp32.graph().node(l).isPresent() && q1.graph().node(l).isPresent(), l);
+        }
+        assertTrue(m.graph().nodes().stream().allMatch(n -> n.name().isEmpty()), "the input model is not modified");
+    }
 }
