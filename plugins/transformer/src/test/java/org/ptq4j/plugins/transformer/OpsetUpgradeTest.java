@@ -49,6 +49,47 @@ class OpsetUpgradeTest {
         }
     }
 
+    /** What the upgrade is for: per-channel DequantizeLinear weights load and stay faithful at 13, and are refused at 11. */
+    @Test
+    void perChannelDequantizeLinearNeedsTheUpgrade() {
+        Model m = MiniLm.fp32();
+        Model at13 = withPerChannelDqWeights(OpsetUpgrade.toOpset13(m).model());
+        Model at11 = withPerChannelDqWeights(m);
+        assertThrows(PtqException.class, () -> engine.open(at11).close(), "opset-11 DequantizeLinear has no axis");
+        try (Dataset ds = MiniLm.text(m, 0, 16, 128, "longest"); Session a = engine.open(m); Session b = engine.open(at13)) {
+            Map<String, Tensor> feeds = new HashMap<>();
+            List<Tensor> masks = new ArrayList<>();
+            for (String k : ds.get(0).inputs().keySet()) {
+                List<Tensor> rows = new ArrayList<>();
+                for (int i = 0; i < ds.size(); i++) rows.add(ds.get(i).inputs().get(k));
+                feeds.put(k, Tensor.stack(rows));
+            }
+            for (int i = 0; i < ds.size(); i++) masks.add(ds.get(i).annotation());
+            var acc = new EmbeddingCosineMetricFactory.EmbeddingCosine("last_hidden_state").newAccumulator();
+            acc.update(b.run(feeds), a.run(feeds), masks);
+            assertTrue(acc.value() > 0.998, "INT8 per-channel weights, float activations: cosine " + acc.value());
+        }
+    }
+
+    static Model withPerChannelDqWeights(Model m) {
+        Model q = m.copy();
+        Graph g = q.graph();
+        for (Node n : new ArrayList<>(g.nodes())) {
+            if (!n.opType().equals("MatMul") || !DynamicQuantization.isFloatInit(g, n.input(1), 2)) continue;
+            Int8Weights w = Int8Weights.of(g.initializer(n.input(1)).orElseThrow(), true);
+            String base = n.input(1);
+            g.initializers().put(base + "_q", w.q());
+            g.initializers().put(base + "_s", w.scale());
+            g.initializers().put(base + "_z", w.zeroPoint());
+            g.addNodeBefore(n, Node.of(base + "_DequantizeLinear", "DequantizeLinear", List.of(base + "_q", base + "_s", base + "_z"),
+                    List.of(base + "_dq")).set(Attribute.of("axis", 1L)));
+            n.inputs().set(1, base + "_dq");
+        }
+        g.touch();
+        g.removeUnusedInitializers();
+        return q;
+    }
+
     /** Squeeze, Unsqueeze, ReduceSum, Split, Softmax over a non-last axis, Dropout: same results at 11 and 13. */
     @Test
     void generalRulesKeepMeaning() {
