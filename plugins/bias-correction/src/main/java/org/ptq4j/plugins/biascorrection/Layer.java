@@ -19,9 +19,9 @@ import java.util.List;
  * @param input      FP32 activation input tensor
  * @param output     FP32 output tensor whose mean the bias moves (the bias Add's output for MatMul + Add)
  * @param hasBias    whether the layer has a bias now
- * @param outAxis    output channel axis, or -1 when unknown (MatMul of unknown rank: last axis of the data)
- * @param inputSpec  how the FP32 input is averaged: element-wise over samples, or per channel for MatMul
- * @param outputSpec how the FP32 output is averaged: per output channel (or element-wise when the rank is unknown)
+ * @param outAxis    output channel axis (1 for Conv and Gemm, the last for MatMul)
+ * @param inputSpec  how the FP32 input is averaged: element-wise over samples (Conv, Gemm), or per feature (MatMul)
+ * @param outputSpec how the FP32 output is averaged: per output channel
  */
 record Layer(String name, String opType, String input, String output, boolean hasBias, int outAxis,
              MeanSpec inputSpec, MeanSpec outputSpec) {
@@ -57,16 +57,13 @@ record Layer(String name, String opType, String input, String output, boolean ha
                         && g.initializer(n.input(2)).get().numElements() == outFeatures(n, g);
                 return new Layer(n.name(), "Gemm", n.input(0), n.output(0), bias, 1, samples, MeanSpec.perChannel(1));
             }
-            default: { // MatMul
+            default: { // MatMul: features on the last axis, whatever the sequence length
                 Node add = biasAdd(n, g);
-                int rank = rank(g, n.input(0));
-                if (rank < 0) rank = rank(g, n.output(0));
+                int rank = rank(g, n.input(0), 8);
+                if (rank < 2) return null; // unknown rank: no per-feature statistics to ask for
                 String output = add != null ? add.output(0) : n.output(0);
-                if (rank >= 2) {
-                    MeanSpec perChannel = MeanSpec.perChannel(rank - 1);
-                    return new Layer(n.name(), "MatMul", n.input(0), output, add != null, rank - 1, perChannel, perChannel);
-                }
-                return new Layer(n.name(), "MatMul", n.input(0), output, add != null, -1, samples, samples);
+                MeanSpec perChannel = MeanSpec.perChannel(rank - 1);
+                return new Layer(n.name(), "MatMul", n.input(0), output, add != null, rank - 1, perChannel, perChannel);
             }
         }
     }
@@ -108,8 +105,26 @@ record Layer(String name, String opType, String input, String output, boolean ha
         return null;
     }
 
-    private static int rank(Graph g, String tensor) {
+    /** A tensor's rank: declared, or followed back through rank-keeping ops and Reshape/Flatten/Gemm/MatMul; -1 if unknown. */
+    static int rank(Graph g, String tensor, int depth) {
         ValueInfo v = g.typeOf(tensor);
-        return v == null || v.shape() == null ? -1 : v.shape().size();
+        if (v != null && v.shape() != null) return v.shape().size();
+        Node p = g.producer(tensor);
+        if (p == null || depth == 0) return -1;
+        switch (p.opType()) {
+            case "Flatten": case "Gemm": return 2;
+            case "Reshape": {
+                Tensor s = g.initializer(p.input(1)).orElse(null);
+                Node c = g.producer(p.input(1));
+                if (s == null && c != null && c.opType().equals("Constant") && c.attribute("value").isPresent()) s = c.attribute("value").get().asTensor();
+                return s == null ? -1 : (int) s.numElements();
+            }
+            case "MatMul": case "Relu": case "Gelu": case "Sigmoid": case "Tanh": case "Erf": case "Softmax": case "LayerNormalization":
+            case "QuantizeLinear": case "DequantizeLinear": case "Clip": case "Identity":
+                return rank(g, p.input(0), depth - 1);
+            case "Add": case "Mul": case "Sub": case "Div": // broadcasting: the larger rank
+                return Math.max(rank(g, p.input(0), depth - 1), rank(g, p.input(1), depth - 1));
+            default: return -1;
+        }
     }
 }
