@@ -33,6 +33,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class MainTest {
     @TempDir Path dir;
     String stdout, stderr;
+    List<Path> pluginFolders;
 
     /** The test extensions, plus a 'numpy' dataset type (the real one is a plugin) and an algorithm with a bug. */
     static Registry registry() {
@@ -55,7 +56,8 @@ class MainTest {
     int ptq(String... args) {
         ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
         int code = Main.run(args, new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8),
-                k -> null, dirs -> new PluginLoader.Result(registry(), List.of(), List.of(), null));
+                k -> k.equals("PTQ_PLUGINS") ? "/from/env" : null,
+                dirs -> { pluginFolders = dirs; return new PluginLoader.Result(registry(), List.of(), List.of(), null); });
         stdout = o.toString(StandardCharsets.UTF_8);
         stderr = e.toString(StandardCharsets.UTF_8);
         return code;
@@ -91,6 +93,14 @@ class MainTest {
         }
         assertEquals(0, ptq("--help"));
         assertTrue(stdout.contains("quantize") && stdout.contains("benchmark"), stdout);
+    }
+
+    @Test
+    void pluginFoldersFromEnvironmentAndOptionBeforeOrAfterTheCommand() {
+        assertEquals(0, ptq("--plugins-dir", "/before", "plugins"));
+        assertEquals(List.of(Path.of("/from/env"), Path.of("/before")), pluginFolders.subList(pluginFolders.size() - 2, pluginFolders.size()));
+        assertEquals(0, ptq("plugins", "--plugins-dir", "/after", "--plugins-dir", "/after2"));
+        assertEquals(List.of(Path.of("/from/env"), Path.of("/after"), Path.of("/after2")), pluginFolders.subList(pluginFolders.size() - 3, pluginFolders.size()));
     }
 
     @Test
