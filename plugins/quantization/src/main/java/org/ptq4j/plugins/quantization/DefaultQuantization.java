@@ -37,7 +37,7 @@ public class DefaultQuantization implements Algorithm {
     @Override
     public List<ParamSpec> parameters() {
         List<ParamSpec> p = new ArrayList<>(QuantConfig.parameters());
-        p.add(ParamSpec.bool("fast_bias_correction", true, "run FastBiasCorrection after MinMax"));
+        p.add(ParamSpec.bool("fast_bias_correction", null, "run FastBiasCorrection after MinMax (default true; false for model_type transformer, whose Gemm-rewritten layers it does not handle)"));
         p.add(ParamSpec.bool("bias_correction", false, "run the full BiasCorrection (with fast_bias_correction: false)"));
         p.add(ParamSpec.anyMap("bias_correction_params", "extra parameters for the bias-correction step"));
         return List.copyOf(p);
@@ -46,7 +46,8 @@ public class DefaultQuantization implements Algorithm {
     @Override
     public List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
         QuantConfig cfg = QuantConfig.from(params, name());
-        LinkedHashSet<StatisticRequest> all = new LinkedHashSet<>(MinMaxQuantization.requests(QdqPlan.of(model, cfg, name()), cfg));
+        LinkedHashSet<StatisticRequest> all = new LinkedHashSet<>(MinMaxQuantization.requests(
+                QdqPlan.of(MinMaxQuantization.prepare(model, cfg, null, name()).planned(), cfg, name()), cfg));
         Optional<Algorithm> bc = biasCorrection(params, context);
         if (bc.isPresent()) all.addAll(bc.get().statistics(model, bcParams(bc.get(), params, context), context));
         return List.copyOf(all);
@@ -73,7 +74,8 @@ public class DefaultQuantization implements Algorithm {
 
     /** The bias-correction algorithm's name, or null when turned off. */
     private static String wanted(Params p) {
-        boolean fast = !p.has("fast_bias_correction") || p.getBool("fast_bias_correction");
+        boolean transformer = "transformer".equalsIgnoreCase(p.string("model_type").orElse(""));
+        boolean fast = p.has("fast_bias_correction") ? p.getBool("fast_bias_correction") : !transformer;
         boolean full = p.has("bias_correction") && p.getBool("bias_correction");
         return fast ? "FastBiasCorrection" : full ? "BiasCorrection" : null;
     }

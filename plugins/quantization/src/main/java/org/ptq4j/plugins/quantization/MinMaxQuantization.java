@@ -7,6 +7,7 @@ import org.ptq4j.spi.PtqException;
 import org.ptq4j.spi.Report;
 import org.ptq4j.spi.data.Dataset;
 import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.model.transform.OpsetUpgrade;
 import org.ptq4j.spi.param.ParamSpec;
 import org.ptq4j.spi.param.Params;
 import org.ptq4j.spi.stats.Range;
@@ -47,7 +48,40 @@ public class MinMaxQuantization implements Algorithm {
     @Override
     public List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
         QuantConfig cfg = QuantConfig.from(params, name());
-        return requests(QdqPlan.of(model, cfg, name()), cfg);
+        return requests(QdqPlan.of(prepare(model, cfg, null, name()).planned(), cfg, name()), cfg);
+    }
+
+    /**
+     * The model as the plan sees it.
+     *
+     * @param fp32    the FP32 model, opset-upgraded when needed, nodes named
+     * @param planned {@code fp32}, after {@link GemmRewrite} in transformer mode
+     */
+    record Prepared(Model fp32, Model planned) {}
+
+    /**
+     * Upgrades opset 11/12 to 13 when per-channel weights are requested ({@link OpsetUpgrade}; per
+     * tensor when it cannot), names nameless nodes, rewrites weight MatMuls as Gemms in transformer
+     * mode. Writes what it did to the report when {@code report} is given.
+     */
+    static Prepared prepare(Model model, QuantConfig cfg, Report report, String section) {
+        if (cfg.weights().perChannel() && model.opset() >= 11 && model.opset() < 13) {
+            try {
+                OpsetUpgrade.Result r = OpsetUpgrade.toOpset13(model);
+                if (report != null) report.put(section, "opset upgrade", r.summary() + " (per-channel weights need DequantizeLinear-13)");
+                model = r.model();
+            } catch (PtqException e) {
+                if (report != null) report.note(section, "opset upgrade for per-channel weights failed: " + e.getMessage());
+            }
+        }
+        model = named(model);
+        Model planned = model;
+        if (cfg.transformer()) {
+            GemmRewrite.Result r = GemmRewrite.apply(model);
+            planned = r.model();
+            if (report != null) report.put(section, "MatMul -> Gemm", r.rewritten() + " weight MatMuls as 2-D Gemm, " + r.biasesFolded() + " bias Adds folded in");
+        }
+        return new Prepared(model, planned);
     }
 
     static List<StatisticRequest> requests(QdqPlan plan, QuantConfig cfg) {
@@ -64,7 +98,8 @@ public class MinMaxQuantization implements Algorithm {
     /** The whole MinMax step; {@code section} names the report section. */
     static Model quantize(Model model, Params params, Statistics statistics, PipelineContext ctx, String section) {
         QuantConfig cfg = QuantConfig.from(params, section);
-        model = named(model);
+        Prepared prep = prepare(model, cfg, ctx.report(), section);
+        model = prep.planned();
         QdqPlan plan = QdqPlan.of(model, cfg, section);
         List<StatisticRequest> requests = requests(plan, cfg);
         Statistics stats = complete(model, requests, statistics, cfg, ctx);
@@ -78,7 +113,7 @@ public class MinMaxQuantization implements Algorithm {
         List<String> names = new ArrayList<>();
         for (QdqPlan.Layer l : plan.layers) names.add(l.node().name());
         out.annotations().put(QUANTIZED_LAYERS, List.copyOf(names));
-        out.annotations().put(FP32_MODEL, model);
+        out.annotations().put(FP32_MODEL, prep.fp32());
         report(ctx.report(), section, plan, cfg, stats.samples());
         return out;
     }
@@ -118,6 +153,7 @@ public class MinMaxQuantization implements Algorithm {
         for (QdqPlan.Layer l : plan.layers) byType.merge(l.node().opType(), 1, Integer::sum);
         report.put(section, "quantized layers", plan.layers.size() + " " + byType);
         report.put(section, "other integer ops", plan.quantizedOther.size());
+        if (cfg.transformer()) report.put(section, "int8 embedding tables", plan.gathers.size());
         report.put(section, "activation Q/DQ", plan.points.size());
         report.put(section, "nodes left in FP32", plan.skipped.size());
         report.put(section, "weights", (cfg.weights().symmetric() ? "symmetric" : "asymmetric") + " int" + cfg.weights().bits()
@@ -131,7 +167,7 @@ public class MinMaxQuantization implements Algorithm {
             report.row(section, "skipped", row);
         }
         if (plan.perChannelFallback)
-            report.note(section, "per-channel weights need opset >= 13; this model's opset is lower, weights were quantized per tensor");
+            report.note(section, "per-channel weights need opset >= 13; this model's opset is lower and could not be upgraded, weights were quantized per tensor");
         if (!plan.unmatched.isEmpty())
             report.note(section, "ignored entries matching no node: " + String.join(", ", plan.unmatched));
     }

@@ -81,6 +81,8 @@ final class QdqPlan {
     final List<String> quantizedOther = new ArrayList<>();
     /** First output names of every node that reads DQ outputs (layers, arithmetic, data movement). */
     final Set<String> quantizedReaders = new HashSet<>();
+    /** Embedding {@code Gather} nodes whose constant float table is stored int8 ({@code model_type: transformer}). */
+    final List<Node> gathers = new ArrayList<>();
     /** Ignored-scope entries that matched no node. */
     final List<String> unmatched = new ArrayList<>();
     /** Whether per-channel weights were requested but the opset does not allow them. */
@@ -135,6 +137,13 @@ final class QdqPlan {
             plan.quantizedOther.add(n.name());
             need.addAll(data);
             need.add(n.output(0));
+        }
+        if (cfg.transformer()) for (Node n : g.nodes()) {      // 3. embedding tables
+            if (!n.opType().equals("Gather") || !n.domain().isEmpty()) continue;
+            Tensor t = g.initializer(n.input(0)).orElse(null);
+            if (t == null || t.dtype() != DType.FLOAT || t.rank() != 2 || g.consumers(n.input(0)).size() != 1) continue;
+            if (ignored.contains(n)) plan.skipped.put(n.name(), "ignored");
+            else plan.gathers.add(n);
         }
         // MatMul / Gemm outputs: quantized when a quantized op reads them (directly or through a fusable Relu).
         for (Layer l : plan.layers) {

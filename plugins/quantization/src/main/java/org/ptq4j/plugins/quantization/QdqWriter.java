@@ -46,6 +46,7 @@ final class QdqWriter {
         g.removeNodes(relus);
         for (QdqPlan.Point p : plan.points.values()) w.activation(p);
         for (QdqPlan.Layer l : plan.layers) w.layer(l);
+        for (Node n : plan.gathers) w.gather(w.findByOutput(n.output(0)));
         g.removeUnusedInitializers();
         g.sortTopologically();
         return m;
@@ -147,6 +148,25 @@ final class QdqWriter {
         if (perChannel) dqn.set(Attribute.of("axis", 0L));
         g.addNodeBefore(n, dqn);
         n.inputs().set(2, bdq);
+    }
+
+    /**
+     * An embedding table stored int8 (symmetric, per tensor): {@code Gather(int8 table)} then
+     * {@code DequantizeLinear} on the gathered rows, so only the selected rows are dequantized.
+     */
+    private void gather(Node n) {
+        Tensor t = g.initializer(n.input(0)).orElseThrow();
+        QuantMath.QWeights qw = QuantMath.weights(t.floats(), t.shape(), -1, true, 8, cfg.weights().range());
+        String base = n.input(0);
+        String tq = g.uniqueName(base + "_quantized"), ts = g.uniqueName(base + "_scale"), tz = g.uniqueName(base + "_zero_point");
+        g.initializers().put(tq, Tensor.ofBytes(DType.INT8, t.shape(), qw.values()));
+        g.initializers().put(ts, Tensor.scalarFloat(qw.scales()[0]));
+        g.initializers().put(tz, Tensor.ofBytes(DType.INT8, new long[0], new byte[]{0}));
+        String out = n.output(0), gathered = g.uniqueName(out + "_quantized");
+        n.inputs().set(0, tq);
+        n.outputs().set(0, gathered);
+        g.addNode(Node.of(g.uniqueName(out + "_DequantizeLinear"), "DequantizeLinear", List.of(gathered, ts, tz), List.of(out)));
+        g.touch();
     }
 
     /** Name base for a layer's weight: the weight's name, or the node's name when the weight is shared. */

@@ -21,8 +21,12 @@ import java.util.Locale;
  * @param batchSize        calibration batch size ({@code stat_batch_size}, 0: the host's)
  * @param seed             seed of the random subset when {@code shuffle_data}
  * @param shuffle          whether the calibration subset is a seeded random choice
+ * @param transformer      {@code model_type: transformer}: weight MatMuls (+ bias Add) rewritten as
+ *                         2-D Gemms ({@link GemmRewrite}), embedding Gather tables stored int8,
+ *                         {@code mixed} preset by default
  */
-record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSize, int batchSize, long seed, boolean shuffle) {
+record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSize, int batchSize, long seed, boolean shuffle,
+                   boolean transformer) {
 
     /**
      * One side (weights or activations).
@@ -44,7 +48,8 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
     /** The parameters shared by MinMaxQuantization and DefaultQuantization. */
     static List<ParamSpec> parameters() {
         return List.of(
-                ParamSpec.choice("preset", "performance", "performance: symmetric weights and activations; mixed: symmetric weights, asymmetric activations", "performance", "mixed"),
+                ParamSpec.choice("preset", null, "performance (default): symmetric weights and activations; mixed (default for model_type transformer): symmetric weights, asymmetric activations", "performance", "mixed"),
+                ParamSpec.choice("model_type", null, "transformer: weight MatMul + bias as QGemm, int8 embedding tables, mixed preset (default: generic)", "transformer"),
                 ParamSpec.integer("stat_subset_size", 300, "number of calibration samples").withRange(1.0, null),
                 ParamSpec.integer("stat_batch_size", null, "batch size of the statistics pass (default: the pipeline's)").withRange(1.0, null),
                 ParamSpec.integer("seed", 0, "seed of the calibration subset when shuffle_data is true"),
@@ -80,7 +85,11 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
 
     /** Reads and checks the parameters; errors name the key. */
     static QuantConfig from(Params p, String algorithm) {
-        String preset = p.string("preset").orElse("performance").toLowerCase(Locale.ROOT);
+        String type = p.string("model_type").orElse("").toLowerCase(Locale.ROOT);
+        if (!type.isEmpty() && !type.equals("transformer"))
+            throw new PtqException(algorithm + ".model_type: expected transformer (or no value), got '" + type + "'");
+        boolean transformer = type.equals("transformer");
+        String preset = p.string("preset").orElse(transformer ? "mixed" : "performance").toLowerCase(Locale.ROOT);
         if (!preset.equals("performance") && !preset.equals("mixed"))
             throw new PtqException(algorithm + ".preset: expected performance or mixed, got '" + preset + "'");
         String device = p.string("target_device").orElse("ANY").toUpperCase(Locale.ROOT);
@@ -93,7 +102,7 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         Ignored ignored = new Ignored(ig.getStrings("names"), ig.getStrings("patterns"), ig.getStrings("types"),
                 !ig.has("validate") || ig.getBool("validate"));
         return new QuantConfig(w, a, ignored, p.integer("stat_subset_size").orElse(300),
-                p.integer("stat_batch_size").orElse(0), p.integer("seed").orElse(0), p.has("shuffle_data") && p.getBool("shuffle_data"));
+                p.integer("stat_batch_size").orElse(0), p.integer("seed").orElse(0), p.has("shuffle_data") && p.getBool("shuffle_data"), transformer);
     }
 
     private static Side side(Params p, String key, boolean weights, boolean symmetricDefault, int bitsDefault) {

@@ -1,0 +1,74 @@
+package org.ptq4j.plugins.quantization;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.ptq4j.host.onnx.OnnxIO;
+import org.ptq4j.host.run.HostContext;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.engine.SessionOptions;
+import org.ptq4j.spi.metric.Metric;
+import org.ptq4j.spi.model.Model;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * {@code model_type: transformer} on the real all-MiniLM-L6-v2, the whole path: tokenize
+ * sentences-2k.txt, calibrate on lines 0..299, quantize (opset 11 -> 13, MatMul+bias -> QGemm,
+ * int8 embedding tables), evaluate the mean-pooled embedding cosine vs FP32 on 200 held-out lines
+ * (1000..1199) next to ONNX Runtime's shipped dynamic model. Lean for CI: lines are padded to
+ * the longest in each batch, not to 128 ({@link MiniLmBenchmark} measures 1000 lines and speed).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class TransformerRecipeTest {
+    Model fp32;
+    Dataset calib, eval;
+    HostContext ctx;
+    Metric metric;
+    int[] evalIdx;
+
+    @BeforeAll
+    void setUp() {
+        fp32 = MiniLm.fp32();
+        calib = MiniLm.text(fp32, 0, 300, 128, "longest");
+        eval = MiniLm.text(fp32, 1000, 200, 128, "longest");
+        ctx = MiniLm.context(calib, 2, 16);
+        evalIdx = ctx.subset(eval, eval.size(), 0, false);
+        metric = MiniLm.cosine(ctx, fp32);
+    }
+
+    @AfterAll
+    void tearDown() { eval.close(); calib.close(); ctx.close(); }
+
+    double cosine(Model m) { return ctx.evaluate(m, fp32, metric, eval, evalIdx).value(); }
+
+    @Test
+    void staticRecipeIsAtLeastAsFaithfulAsOnnxRuntimesDynamicModelAndFusesToQGemm() throws Exception {
+        assertEquals(11, fp32.opset(), "the test model is opset 11: the recipe must upgrade it");
+        Model q = MiniLm.run(ctx, DefaultQuantization.SECTION, fp32, calib, Map.of("model_type", "transformer"));
+        assertEquals(13, q.opset());
+        assertEquals(36, MiniLm.count(q, "Gemm"), "6 layers x (Q, K, V, out, FFN1, FFN2)");
+        assertEquals(12, MiniLm.count(q, "MatMul"), "attention's activation-activation MatMuls stay float");
+        String rep = String.valueOf(ctx.report().asMap().get(DefaultQuantization.SECTION));
+        assertTrue(rep.contains("opset 11 -> 13") && rep.contains("Unsqueeze"), rep);
+        assertTrue(rep.contains("36 bias Adds folded"), rep);
+
+        double shipped = cosine(MiniLm.shippedDynamic()), c = cosine(q);
+        System.out.printf("MiniLM cosine vs FP32, %d held-out lines: static transformer recipe %.5f, shipped ORT dynamic %.5f%n", evalIdx.length, c, shipped);
+        assertTrue(c >= shipped - 0.002, "static " + c + " vs shipped dynamic " + shipped);
+
+        Path f = ctx.workDir().resolve("minilm-static.onnx"), opt = ctx.workDir().resolve("minilm-static-opt.onnx");
+        OnnxIO.write(q, f);
+        assertTrue(Files.size(f) < 26_000_000, "int8 weights and embedding tables: " + Files.size(f) + " bytes (FP32 90 MB)");
+        new org.ptq4j.host.engine.OrtEngine().open(OnnxIO.read(f), SessionOptions.defaults().withThreads(1).withOptimizedModelPath(opt)).close();
+        Model o = OnnxIO.read(opt);
+        assertEquals(36, MiniLm.count(o, "QGemm"), "ORT fuses every weight layer with its bias into QGemm");
+        assertEquals(List.of(), MiniLm.floatWeightMatMuls(o), "no float weight MatMul/Gemm left in ORT's graph");
+    }
+}
