@@ -2,6 +2,7 @@ package org.ptq4j.host.cli;
 
 import org.ptq4j.host.engine.OrtEngine;
 import org.ptq4j.host.plugins.PluginLoader;
+import org.ptq4j.spi.BudgetNotMetException;
 import org.ptq4j.spi.PtqException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -44,6 +45,9 @@ public final class Main implements Runnable {
         this.loader = loader;
     }
 
+    /** Exit code of a run whose accuracy budget was not met (the best model found is still written). */
+    public static final int EXIT_BUDGET_NOT_MET = 3;
+
     public static void main(String[] args) {
         int code = run(args, System.out, System.err, System::getenv, PluginLoader::load);
         System.exit(code);
@@ -57,6 +61,10 @@ public final class Main implements Runnable {
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         cl.setExecutionExceptionHandler((ex, line, parsed) -> {
+            if (ex instanceof BudgetNotMetException b) {
+                err.println(String.format("error: accuracy budget not met: drop %.4f > maximal_drop %.4f: %s", b.achievedDrop(), b.maximalDrop(), b.getMessage()));
+                return EXIT_BUDGET_NOT_MET;
+            }
             if (ex instanceof PtqException) {
                 err.println("error: " + ex.getMessage());
                 return 2;

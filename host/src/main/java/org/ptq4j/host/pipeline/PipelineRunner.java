@@ -9,6 +9,7 @@ import org.ptq4j.host.run.MapReport;
 import org.ptq4j.spi.Evaluation;
 import org.ptq4j.spi.PipelineContext;
 import org.ptq4j.spi.Progress;
+import org.ptq4j.spi.BudgetNotMetException;
 import org.ptq4j.spi.PtqException;
 import org.ptq4j.spi.data.Dataset;
 import org.ptq4j.spi.data.DatasetContext;
@@ -69,7 +70,16 @@ public final class PipelineRunner {
                     .paramBinder((specs, values) -> ParamValidator.bind(specs, values, cfg.baseDir(), "params"));
             datasets.forEach(b::dataset);
             try (HostContext ctx = b.build()) {
-                Model result = apply(cfg, model, ctx);
+                Model result;
+                try {
+                    result = apply(cfg, model, ctx);
+                } catch (BudgetNotMetException e) {
+                    // the budget was missed: still deliver the best model found, then fail the run
+                    OnnxIO.write(e.bestModel(), cfg.output());
+                    summarize(cfg, model, e.bestModel(), ctx, report, t0, phase);
+                    throw new BudgetNotMetException(e.getMessage() + "; the best model found was written to " + cfg.output(),
+                            e.bestModel(), e.achievedDrop(), e.maximalDrop());
+                }
                 OnnxIO.write(result, cfg.output());
                 summarize(cfg, model, result, ctx, report, t0, phase);
             }
@@ -82,10 +92,18 @@ public final class PipelineRunner {
     /** Statistics of all steps in one pass, then the steps in order. */
     static Model apply(PipelineConfig cfg, Model model, HostContext ctx) {
         LinkedHashSet<StatisticRequest> requests = new LinkedHashSet<>();
+        // the calibration subset: the largest stat_subset_size of the steps; seed and shuffle_data (POT's names)
+        // come from the step that asks for it
         int subset = 0;
+        long seed = 0;
+        boolean shuffle = false;
         for (PipelineConfig.Step s : cfg.steps()) {
             requests.addAll(s.algorithm().statistics(model, s.params(), ctx));
-            if (s.params().has("stat_subset_size")) subset = Math.max(subset, s.params().getInt("stat_subset_size"));
+            if (s.params().has("stat_subset_size") && s.params().getInt("stat_subset_size") > subset) {
+                subset = s.params().getInt("stat_subset_size");
+                seed = s.params().has("seed") ? s.params().getLong("seed") : 0;
+                shuffle = s.params().has("shuffle_data") && s.params().getBool("shuffle_data");
+            }
         }
         Statistics stats = Statistics.EMPTY;
         if (!requests.isEmpty()) {
@@ -93,7 +111,7 @@ public final class PipelineRunner {
                     "pipeline step " + cfg.steps().get(0).algorithm().name() + " needs calibration data, but 'datasets.calibration' is not set"));
             int n = Math.min(calib.size(), subset > 0 ? subset : DEFAULT_SUBSET);
             if (n == 0) throw new PtqException("datasets.calibration is empty");
-            stats = ctx.collect(model, calib, ctx.subset(calib, n, 0, false), List.copyOf(requests));
+            stats = ctx.collect(model, calib, ctx.subset(calib, n, seed, shuffle), List.copyOf(requests));
             ctx.report().put("run", "calibration samples", stats.samples());
             ctx.report().put("run", "statistics collected", requests.size());
         }
