@@ -222,17 +222,28 @@ class MinMaxQuantizationTest {
     }
 
     @Test
-    void perChannelNeedsOpset13ElseFallsBackToPerTensor() {
+    void perChannelUpgradesOpset12To13AndFallsBackToPerTensorBelow11() {
         Model m = Fixtures.fmnist("fmnist_cnn.onnx");
         m.opsets().put("", 12L);   // the CNN's ops are the same in opset 12
         try (HostContext ctx = Fixtures.context(new Fixtures.TensorDataset("input", Fixtures.calibration()))) {
             Model q = Fixtures.run(new MinMaxQuantization(), m, Map.of(), ctx);
+            assertEquals(13, q.opset(), "upgraded for per-channel DequantizeLinear");
+            long perChannel = q.graph().nodes().stream().filter(n -> n.opType().equals("DequantizeLinear") && n.attributes().containsKey("axis")
+                    && q.graph().initializer(n.input(0)).orElseThrow().dtype() == org.ptq4j.spi.tensor.DType.INT8).count();
+            assertEquals(4, perChannel, "per-channel weights of the 4 layers");
+            String s = String.valueOf(ctx.report().asMap().get("MinMaxQuantization"));
+            assertTrue(s.contains("opset 12 -> 13"), s);
+        }
+        m.opsets().put("", 10L);   // OpsetUpgrade starts at 11: per-tensor weights, said in the report
+        try (HostContext ctx = Fixtures.context(new Fixtures.TensorDataset("input", Fixtures.calibration()))) {
+            Model q = Fixtures.run(new MinMaxQuantization(), m, Map.of(), ctx);
+            assertEquals(10, q.opset());
             for (Node n : q.graph().nodes()) if (n.opType().equals("DequantizeLinear")) {
                 assertFalse(n.attributes().containsKey("axis"), n.name());
                 assertEquals(0, q.graph().initializer(n.input(1)).orElseThrow().rank(), n.name());
             }
             String s = String.valueOf(ctx.report().asMap().get("MinMaxQuantization"));
-            assertTrue(s.contains("opset >= 13"), s);
+            assertTrue(s.contains("opset >= 13") && s.contains("upgrade"), s);
             assertTrue(Fixtures.top1(q) > 0.895);
         }
         m.opsets().put("", 9L);
