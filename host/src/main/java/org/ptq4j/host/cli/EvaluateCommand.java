@@ -1,5 +1,6 @@
 package org.ptq4j.host.cli;
 
+import org.ptq4j.host.pipeline.DatasetSelection;
 import org.ptq4j.host.config.ConfigError;
 import org.ptq4j.host.config.ConfigException;
 import org.ptq4j.host.config.ParamValidator;
@@ -92,7 +93,7 @@ final class EvaluateCommand implements Callable<Integer> {
         Model ref = OnnxIO.read(reference);
         var dc = cfg.datasets().get(PipelineContext.VALIDATION);
         List<Map<String, Object>> rows = new ArrayList<>();
-        try (Dataset ds = dc.factory().open(dc.params(), PipelineRunner.datasetContext(ref, cfg))) {
+        try (Dataset ds = DatasetSelection.open(dc, PipelineRunner.datasetContext(ref, cfg))) {
             Metric metric = cfg.metric().factory().create(cfg.metric().params(), PipelineRunner.metricContext(ref, cfg));
             if (metric.needsAnnotations() && !ds.annotated())
                 throw new PtqException("metric '" + metric.name() + "' needs labels, but the data has none" + (mode.config == null ? " (add --labels)" : ""));

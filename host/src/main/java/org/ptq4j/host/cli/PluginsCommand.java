@@ -43,7 +43,7 @@ final class PluginsCommand implements Callable<Integer> {
         doc.put("failures", r.failures().stream().map(f -> Map.of("id", f.pluginId(), "path", String.valueOf(f.path()), "cause", f.cause())).toList());
         List<Map<String, Object>> algs = new ArrayList<>(), ds = new ArrayList<>(), ms = new ArrayList<>();
         reg.algorithms().forEach((n, a) -> algs.add(entry("name", n, a.description(), reg.provider(a), a.parameters())));
-        reg.datasets().forEach((n, d) -> ds.add(entry("type", n, d.description(), reg.provider(d), d.parameters())));
+        reg.datasets().forEach((n, d) -> ds.add(entry("type", n, d.description(), reg.provider(d), org.ptq4j.host.pipeline.DatasetSelection.parameters(d))));
         reg.metrics().forEach((n, m) -> ms.add(entry("type", n, m.description(), reg.provider(m), m.parameters())));
         doc.put("algorithms", algs);
         doc.put("datasets", ds);

@@ -1,5 +1,6 @@
 package org.ptq4j.host.cli;
 
+import org.ptq4j.host.pipeline.DatasetSelection;
 import org.ptq4j.host.config.PipelineConfig;
 import org.ptq4j.host.config.PipelineConfigLoader;
 import org.ptq4j.host.onnx.OnnxIO;
@@ -27,7 +28,7 @@ final class ValidateCommand implements Callable<Integer> {
         Model model = OnnxIO.read(cfg.model());
         StringBuilder sb = new StringBuilder();
         for (var d : cfg.datasets().values()) {
-            try (Dataset ds = d.factory().open(d.params(), PipelineRunner.datasetContext(model, cfg))) {
+            try (Dataset ds = DatasetSelection.open(d, PipelineRunner.datasetContext(model, cfg))) {
                 if (ds.size() > 0) ds.get(0);
                 sb.append(", ").append(d.role()).append(": ").append(ds.size()).append(" samples");
             }

@@ -86,7 +86,7 @@ public final class PipelineConfigLoader {
                         continue;
                     }
                     Typed<DatasetFactory> t = typed(e.getValue().getValueNode(), path, "dataset", yaml, errors, registry.datasets().keySet(),
-                            registry::dataset, DatasetFactory::parameters, v);
+                            registry::dataset, org.ptq4j.host.pipeline.DatasetSelection::parameters, v);
                     if (t != null) datasets.put(e.getKey(), new PipelineConfig.DatasetConfig(e.getKey(), t.plugin, t.params));
                 }
             } else errors.add(new ConfigError("datasets", SafeYaml.line(ds.getValueNode()), "expected a map of role: {type: ..., ...}"));

@@ -63,7 +63,7 @@ public final class PipelineRunner {
         MapReport report = new MapReport();
         String[] phase = {""};   // prefixes progress lines of the final evaluation ("FP32", "result")
         try {
-            for (var d : cfg.datasets().values()) datasets.put(d.role(), d.factory().open(d.params(), datasetContext(model, cfg)));
+            for (var d : cfg.datasets().values()) datasets.put(d.role(), DatasetSelection.open(d, datasetContext(model, cfg)));
             Metric metric = cfg.metric() == null ? null : cfg.metric().factory().create(cfg.metric().params(), metricContext(model, cfg));
             HostContext.Builder b = HostContext.builder().engine(engine).registry(registry).metric(metric)
                     .threads(cfg.engine().threads()).batchSize(cfg.engine().batchSize()).report(report).progress((task, total) -> progress.apply(phase[0] + task, total))

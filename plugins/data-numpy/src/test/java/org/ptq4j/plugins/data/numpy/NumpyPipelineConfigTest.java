@@ -56,4 +56,37 @@ class NumpyPipelineConfigTest {
             assertEquals(TestAssets.npy("fmnist-test-1k-labels.npy").longs()[999], ds.get(999).annotation().longs()[0]);
         }
     }
+
+    @Test
+    void everyDatasetAcceptsSubsetSizeSeedAndShuffle(@TempDir Path tmp) throws Exception {
+        Path data = TestAssets.shared().resolve("data");
+        Files.writeString(tmp.resolve("pipeline.yaml"), """
+                model: %s
+                output: out.onnx
+                datasets:
+                  calibration: {type: numpy, path: %s, subset_size: 50, shuffle: true, seed: 3}
+                  validation: {type: numpy, path: %s, labels: %s, subset_size: 20}
+                pipeline:
+                  - algorithm: AddMetadata
+                    params: {key: k}
+                """.formatted(TestAssets.model("fmnist_cnn.onnx"), data.resolve("fmnist-calib-300.npy"),
+                data.resolve("fmnist-test-1k.npy"), data.resolve("fmnist-test-1k-labels.npy")));
+        Registry registry = Registry.fromClasspath().add(new TestExtensions.AddMetadata(), "test");
+        PipelineConfig cfg = new PipelineConfigLoader(registry).load(tmp.resolve("pipeline.yaml"));
+        List<ValueInfo> inputs = NumpyDatasetTest.CNN.graph().feedInputs();
+        DatasetContext ctx = new DatasetContext() {
+            @Override public List<ValueInfo> modelInputs() { return inputs; }
+            @Override public Path baseDir() { return cfg.baseDir(); }
+        };
+        int[] expected = org.ptq4j.host.run.HostContext.subsetOf(300, 50, 3, true);
+        try (Dataset ds = org.ptq4j.host.pipeline.DatasetSelection.open(cfg.datasets().get("calibration"), ctx)) {
+            assertEquals(50, ds.size());
+            assertNotEquals(0, expected[49] - 49, "a shuffled choice is not the first 50");
+            assertArrayEquals(TestAssets.npy("fmnist-calib-300.npy").slice0(expected[7], expected[7] + 1).floats(), ds.get(7).inputs().get("input").floats());
+        }
+        try (Dataset ds = org.ptq4j.host.pipeline.DatasetSelection.open(cfg.datasets().get("validation"), ctx)) {
+            assertEquals(20, ds.size());
+            assertEquals(TestAssets.npy("fmnist-test-1k-labels.npy").longs()[19], ds.get(19).annotation().longs()[0]);
+        }
+    }
 }
