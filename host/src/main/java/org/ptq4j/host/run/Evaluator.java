@@ -50,7 +50,7 @@ final class Evaluator {
                 List<Tensor> ann = metric.needsAnnotations() ? b.annotations() : null;
                 double[] v;
                 try {
-                    v = acc.update(out, ref, ann);
+                    v = acc.update(out, ref, ann, feeds);
                 } catch (PtqException e) {
                     throw new PtqException(e.getMessage() + " (batch of dataset indices " + describe(b.indices()) + ")", e);
                 }

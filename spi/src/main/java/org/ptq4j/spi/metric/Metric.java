@@ -34,6 +34,14 @@ public interface Metric {
          */
         double[] update(Map<String, Tensor> outputs, Map<String, Tensor> reference, List<Tensor> annotations);
 
+        /**
+         * As {@link #update(Map, Map, List)}, also given the batch's model inputs (e.g. an attention
+         * mask to pool token states with). The host calls this one; by default the inputs are ignored.
+         */
+        default double[] update(Map<String, Tensor> outputs, Map<String, Tensor> reference, List<Tensor> annotations, Map<String, Tensor> inputs) {
+            return update(outputs, reference, annotations);
+        }
+
         void merge(Accumulator other);
 
         /** The aggregate value over everything seen. */

@@ -20,8 +20,8 @@ import java.util.Map;
  * tokens the attention mask keeps, and the cosine of the two pooled vectors is the sample's value;
  * the metric is the mean over sentences (1.0 = identical embeddings).
  * <p>
- * The attention mask comes from the samples' annotations (the {@code text} dataset annotates each
- * line with its mask); without annotations every token is pooled. A rank-2 output {@code [N, H]}
+ * The attention mask is the model's {@code attention_mask} input of the same batch; a model without
+ * one has every token pooled. A rank-2 output {@code [N, H]}
  * (an already pooled embedding) is compared as it is.
  */
 @Extension
@@ -51,8 +51,8 @@ public final class EmbeddingCosineMetricFactory implements MetricFactory {
     public record EmbeddingCosine(String output) implements Metric {
         @Override public String name() { return "embedding_cosine"; }
         @Override public boolean higherIsBetter() { return true; }
-        /** The attention masks, which the {@code text} dataset gives as annotations. */
-        @Override public boolean needsAnnotations() { return true; }
+        /** No labels: the attention mask is read from the model inputs. */
+        @Override public boolean needsAnnotations() { return false; }
         @Override public boolean needsReference() { return true; }
         @Override public Accumulator newAccumulator() { return new Acc(output); }
     }
@@ -68,6 +68,14 @@ public final class EmbeddingCosineMetricFactory implements MetricFactory {
 
         @Override
         public double[] update(Map<String, Tensor> outputs, Map<String, Tensor> reference, List<Tensor> annotations) {
+            return update(outputs, reference, annotations, Map.of());
+        }
+
+        /** Pools with the {@code attention_mask} model input when there is one (all tokens otherwise). */
+        @Override
+        public double[] update(Map<String, Tensor> outputs, Map<String, Tensor> reference, List<Tensor> annotations, Map<String, Tensor> inputs) {
+            Tensor maskInput = inputs == null ? null : inputs.get("attention_mask");
+            long[] masks = maskInput == null ? null : maskInput.longs();
             Tensor y = outputs.get(output), r = reference == null ? null : reference.get(output);
             if (y == null || r == null) throw new PtqException("metric embedding_cosine: output '" + output
                     + "' missing from " + (y == null ? "the model's" : "the reference model's") + " outputs");
@@ -76,10 +84,12 @@ public final class EmbeddingCosineMetricFactory implements MetricFactory {
             int n = (int) y.dim(0);
             int t = y.rank() == 3 ? (int) y.dim(1) : 1;
             int h = (int) y.dim(-1);
+            if (masks != null && y.rank() == 3 && masks.length != (long) n * t)
+                throw new PtqException("metric embedding_cosine: attention_mask has " + masks.length + " values, output '" + output + "' has " + n + "x" + t + " tokens");
             FloatBuffer a = floats(y), b = floats(r);
             double[] per = new double[n];
             for (int i = 0; i < n; i++) {
-                long[] mask = annotations == null || annotations.get(i) == null ? null : annotations.get(i).longs();
+                long[] mask = masks == null || y.rank() != 3 ? null : java.util.Arrays.copyOfRange(masks, i * t, (i + 1) * t);
                 per[i] = cosine(pool(a, i, t, h, mask), pool(b, i, t, h, mask));
                 sum += per[i];
             }

@@ -35,19 +35,19 @@ class EmbeddingCosineTest {
         float[] r = {1, 0, 1, 0, 7, 7, /**/ 0, 1, 1, 0, 0, 1};
         Map<String, Tensor> out = Map.of("last_hidden_state", Tensor.ofFloats(new long[]{2, 3, 2}, y));
         Map<String, Tensor> ref = Map.of("last_hidden_state", Tensor.ofFloats(new long[]{2, 3, 2}, r));
-        List<Tensor> masks = List.of(Tensor.ofLongs(new long[]{3}, new long[]{1, 1, 0}), Tensor.ofLongs(new long[]{3}, new long[]{1, 1, 1}));
+        Tensor mask = Tensor.ofLongs(new long[]{2, 3}, new long[]{1, 1, 0, 1, 1, 1});
         Metric m = metric();
         Metric.Accumulator a = m.newAccumulator();
-        double[] per = a.update(out, ref, masks);
+        double[] per = a.update(out, ref, null, Map.of("attention_mask", mask));
         assertEquals(1.0, per[0], 1e-12);
         // sentence 1: pooled (0,1) vs (1/3, 2/3): cos = (2/3) / sqrt(5/9)
         assertEquals((2.0 / 3) / Math.sqrt(5.0 / 9), per[1], 1e-7);
         // shard-wise: two accumulators merged == one, also after a serialization round trip
         Metric.Accumulator b1 = m.newAccumulator(), b2 = m.newAccumulator();
         b1.update(Map.of("last_hidden_state", Tensor.ofFloats(new long[]{1, 3, 2}, java.util.Arrays.copyOf(y, 6))),
-                Map.of("last_hidden_state", Tensor.ofFloats(new long[]{1, 3, 2}, java.util.Arrays.copyOf(r, 6))), masks.subList(0, 1));
+                Map.of("last_hidden_state", Tensor.ofFloats(new long[]{1, 3, 2}, java.util.Arrays.copyOf(r, 6))), null, Map.of("attention_mask", mask.slice0(0, 1)));
         b2.update(Map.of("last_hidden_state", Tensor.ofFloats(new long[]{1, 3, 2}, java.util.Arrays.copyOfRange(y, 6, 12))),
-                Map.of("last_hidden_state", Tensor.ofFloats(new long[]{1, 3, 2}, java.util.Arrays.copyOfRange(r, 6, 12))), masks.subList(1, 2));
+                Map.of("last_hidden_state", Tensor.ofFloats(new long[]{1, 3, 2}, java.util.Arrays.copyOfRange(r, 6, 12))), null, Map.of("attention_mask", mask.slice0(1, 2)));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ObjectOutputStream o = new ObjectOutputStream(bytes)) { o.writeObject(b2); }
         Metric.Accumulator b2copy = (Metric.Accumulator) new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray())).readObject();

@@ -64,7 +64,7 @@ class OpsetUpgradeTest {
                 for (int i = 0; i < ds.size(); i++) rows.add(ds.get(i).inputs().get(k));
                 feeds.put(k, Tensor.stack(rows));
             }
-            for (int i = 0; i < ds.size(); i++) masks.add(ds.get(i).annotation());
+            for (int i = 0; i < ds.size(); i++) masks.add(ds.get(i).inputs().get("attention_mask"));
             var acc = new EmbeddingCosineMetricFactory.EmbeddingCosine("last_hidden_state").newAccumulator();
             acc.update(b.run(feeds), a.run(feeds), masks);
             assertTrue(acc.value() > 0.998, "INT8 per-channel weights, float activations: cosine " + acc.value());

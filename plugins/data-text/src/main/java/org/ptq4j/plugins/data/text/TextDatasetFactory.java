@@ -31,8 +31,8 @@ import java.util.Map;
  * BERT-class model declares: {@code input_ids}, {@code attention_mask}, {@code token_type_ids}
  * (names and integer types taken from the model's inputs).
  * <p>
- * Each sample is annotated with its attention mask (INT64 {@code [T]}): metrics that pool token
- * states, such as {@code embedding_cosine}, need it and only see model outputs and annotations.
+ * Samples carry no annotation: metrics that pool token states, such as {@code embedding_cosine},
+ * read the attention mask from the model inputs.
  * <p>
  * Lines are selected by {@code skip} / {@code limit} (counted over the file's non-blank lines) and
  * tokenized once when the dataset opens, so {@link Dataset#get} is a cheap, thread-safe copy.
@@ -195,11 +195,8 @@ public final class TextDatasetFactory implements DatasetFactory {
                 Tensor t = Tensor.ofLongs(new long[]{v.length}, v);
                 in.put(f.input(), f.dtype() == DType.INT64 ? t : t.to(f.dtype()));
             }
-            long[] mask = columns[1][index];
-            return new Sample(index, file.getFileName() + ":" + lineNumbers.get(index), in, Tensor.ofLongs(new long[]{mask.length}, mask));
+            return new Sample(index, file.getFileName() + ":" + lineNumbers.get(index), in, null);
         }
 
-        /** Annotated with attention masks (not labels). */
-        @Override public boolean annotated() { return true; }
     }
 }

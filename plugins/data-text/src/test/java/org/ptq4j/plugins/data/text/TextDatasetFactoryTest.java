@@ -58,7 +58,7 @@ class TextDatasetFactoryTest {
             assertTrue(java.util.Arrays.stream(s.inputs().get("token_type_ids").longs()).allMatch(v -> v == 0));
             assertEquals(DType.INT64, s.inputs().get("input_ids").dtype());
             assertEquals("t.txt:3", ds.get(1).id(), "ids name the file line");
-            assertArrayEquals(s.inputs().get("attention_mask").longs(), s.annotation().longs(), "annotation = attention mask");
+            assertNull(s.annotation(), "text samples carry no labels");
         }
     }
 
