@@ -276,13 +276,20 @@ public final class OnnxIO {
             try (OutputStream out = Files.newOutputStream(tmpModel)) {
                 proto.writeTo(out);
             }
-            if (tmpData != null) move(tmpData, dir.resolve(dataName));
+            // temporary files are created owner-only; the result gets ordinary file permissions
+            readableByAll(tmpModel);
+            if (tmpData != null) { readableByAll(tmpData); move(tmpData, dir.resolve(dataName)); }
             move(tmpModel, target);
         } catch (IOException e) {
             throw new PtqException(file + ": cannot write the model: " + e.getMessage(), e);
         } finally {
             try { if (tmpModel != null) Files.deleteIfExists(tmpModel); if (tmpData != null) Files.deleteIfExists(tmpData); } catch (IOException ignored) { }
         }
+    }
+
+    private static void readableByAll(Path p) throws IOException {
+        if (p.getFileSystem().supportedFileAttributeViews().contains("posix"))
+            Files.setPosixFilePermissions(p, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
     }
 
     private static void move(Path from, Path to) throws IOException {
