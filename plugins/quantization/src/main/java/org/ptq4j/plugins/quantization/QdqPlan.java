@@ -141,7 +141,7 @@ final class QdqPlan {
         if (cfg.transformer()) for (Node n : g.nodes()) {      // 3. embedding tables
             if (!n.opType().equals("Gather") || !n.domain().isEmpty()) continue;
             Tensor t = g.initializer(n.input(0)).orElse(null);
-            if (t == null || t.dtype() != DType.FLOAT || t.rank() != 2 || g.consumers(n.input(0)).size() != 1) continue;
+            if (t == null || t.dtype() != DType.FLOAT || t.rank() != 2 || n.attrLong("axis", 0) != 0 || g.consumers(n.input(0)).size() != 1) continue;
             if (ignored.contains(n)) plan.skipped.put(n.name(), "ignored");
             else plan.gathers.add(n);
         }

@@ -21,6 +21,7 @@ import java.util.function.Function;
  * nodes are inserted before their first reader: the output is deterministic.
  */
 final class QdqWriter {
+    private static final java.util.Set<String> SHAPE_OPS = java.util.Set.of("Shape", "Size");
     private final Graph g;
     private final QdqPlan plan;
     private final QuantConfig cfg;
@@ -87,8 +88,10 @@ final class QdqWriter {
         if (anchor == null) { g.addNode(qn); g.addNode(dqn); }
         else { g.addNodeBefore(anchor, qn); g.addNodeBefore(anchor, dqn); }
         for (Node r : readers) {
+            // Shape / Size read the uint8 tensor: same shape, and no DequantizeLinear kept alive just for its shape
+            String to = SHAPE_OPS.contains(r.opType()) && r.domain().isEmpty() ? q : dq;
             List<String> in = r.inputs();
-            for (int i = 0; i < in.size(); i++) if (in.get(i).equals(p.replaced())) in.set(i, dq);
+            for (int i = 0; i < in.size(); i++) if (in.get(i).equals(p.replaced())) in.set(i, to);
         }
         if (!p.input().equals(p.replaced()) && g.isGraphOutput(p.replaced()))
             throw new IllegalStateException("fused Relu output '" + p.replaced() + "' is a graph output");
@@ -151,21 +154,26 @@ final class QdqWriter {
     }
 
     /**
-     * An embedding table stored int8 (symmetric, per tensor): {@code Gather(int8 table)} then
-     * {@code DequantizeLinear} on the gathered rows, so only the selected rows are dequantized.
+     * An embedding table {@code T[V, H]} stored int8 with one symmetric scale per row (token):
+     * {@code Gather(int8 T, ids) -> Cast(float) -> Mul(Gather(scales[V, 1], ids))}, so only the
+     * selected rows are dequantized (a DequantizeLinear on the whole table would run every call).
      */
     private void gather(Node n) {
         Tensor t = g.initializer(n.input(0)).orElseThrow();
-        QuantMath.QWeights qw = QuantMath.weights(t.floats(), t.shape(), -1, true, 8, cfg.weights().range());
-        String base = n.input(0);
-        String tq = g.uniqueName(base + "_quantized"), ts = g.uniqueName(base + "_scale"), tz = g.uniqueName(base + "_zero_point");
+        QuantMath.QWeights qw = QuantMath.weights(t.floats(), t.shape(), 0, true, 8, cfg.weights().range());
+        String base = n.input(0), ids = n.input(1), out = n.output(0);
+        String tq = g.uniqueName(base + "_quantized"), ts = g.uniqueName(base + "_row_scales");
         g.initializers().put(tq, Tensor.ofBytes(DType.INT8, t.shape(), qw.values()));
-        g.initializers().put(ts, Tensor.scalarFloat(qw.scales()[0]));
-        g.initializers().put(tz, Tensor.ofBytes(DType.INT8, new long[0], new byte[]{0}));
-        String out = n.output(0), gathered = g.uniqueName(out + "_quantized");
+        g.initializers().put(ts, Tensor.ofFloats(new long[]{qw.scales().length, 1}, qw.scales()));
+        String rows = g.uniqueName(out + "_quantized"), rowsF = g.uniqueName(out + "_int8_as_float"), scales = g.uniqueName(out + "_scales");
         n.inputs().set(0, tq);
-        n.outputs().set(0, gathered);
-        g.addNode(Node.of(g.uniqueName(out + "_DequantizeLinear"), "DequantizeLinear", List.of(gathered, ts, tz), List.of(out)));
+        n.outputs().set(0, rows);
+        long axis = n.attrLong("axis", 0);
+        Node gs = Node.of(g.uniqueName(out + "_scale_Gather"), "Gather", List.of(ts, ids), List.of(scales)).set(Attribute.of("axis", axis));
+        Node cast = Node.of(g.uniqueName(out + "_Cast"), "Cast", List.of(rows), List.of(rowsF)).set(Attribute.of("to", (long) DType.FLOAT.onnxCode()));
+        g.addNode(gs);
+        g.addNode(cast);
+        g.addNode(Node.of(g.uniqueName(out + "_Mul"), "Mul", List.of(rowsF, scales), List.of(out)));
         g.touch();
     }
 

@@ -68,7 +68,28 @@ class TransformerRecipeTest {
         assertTrue(Files.size(f) < 26_000_000, "int8 weights and embedding tables: " + Files.size(f) + " bytes (FP32 90 MB)");
         new org.ptq4j.host.engine.OrtEngine().open(OnnxIO.read(f), SessionOptions.defaults().withThreads(1).withOptimizedModelPath(opt)).close();
         Model o = OnnxIO.read(opt);
+        Map<String, Integer> ops = new java.util.TreeMap<>();
+        o.graph().nodes().forEach(n -> ops.merge(n.opType(), 1, Integer::sum));
+        System.out.println("ORT's optimized static MiniLM: " + ops);
         assertEquals(36, MiniLm.count(o, "QGemm"), "ORT fuses every weight layer with its bias into QGemm");
         assertEquals(List.of(), MiniLm.floatWeightMatMuls(o), "no float weight MatMul/Gemm left in ORT's graph");
+        assertNull(ops.get("DequantizeLinear"), "every DQ fused (Shape reads the uint8 tensor, embeddings dequantize by Mul)");
+        assertEquals(24, ops.get("QuantizeLinear"), "one Q per quantized activation: 6 x (attention input, context, FFN input, GELU output)");
+    }
+
+    @Test
+    void gemmRewriteIsExactInFloat() {
+        GemmRewrite.Result r = GemmRewrite.apply(fp32);
+        assertEquals(36, r.rewritten());
+        assertEquals(36, r.biasesFolded());
+        assertEquals(0, MiniLm.count(r.model(), "MatMul") - 12, "only the 12 attention MatMuls stay MatMul");
+        assertEquals(1.0, cosine(r.model()), 1e-5, "Reshape -> Gemm -> Reshape computes the same function");
+        assertSame(r.model(), GemmRewrite.apply(r.model()).model(), "nothing left to rewrite");
+    }
+
+    @Test
+    void badModelTypeNamesTheKey() {
+        var e = assertThrows(org.ptq4j.spi.PtqException.class, () -> QuantConfig.from(new org.ptq4j.spi.param.Params(Map.of("model_type", "cnn")), "MinMaxQuantization"));
+        assertTrue(e.getMessage().contains("MinMaxQuantization.model_type") && e.getMessage().contains("'cnn'"), e.getMessage());
     }
 }
