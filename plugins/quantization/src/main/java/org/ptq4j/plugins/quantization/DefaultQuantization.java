@@ -47,7 +47,7 @@ public class DefaultQuantization implements Algorithm {
     public List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
         QuantConfig cfg = QuantConfig.from(params, name());
         LinkedHashSet<StatisticRequest> all = new LinkedHashSet<>(MinMaxQuantization.requests(
-                QdqPlan.of(MinMaxQuantization.prepare(model, cfg, null, name()).planned(), cfg, name()), cfg));
+                MinMaxQuantization.prepare(model, cfg, null, name()).plan(cfg, name()), cfg));
         Optional<Algorithm> bc = biasCorrection(params, context);
         if (bc.isPresent()) all.addAll(bc.get().statistics(model, bcParams(bc.get(), params, context), context));
         return List.copyOf(all);

@@ -15,7 +15,8 @@ import java.util.Map;
 /**
  * A float-exact graph rewrite that lets ONNX Runtime fuse a weight MatMul and its bias into one
  * {@code QGemm}: {@code Add(MatMul(X[..., K], W[K, N]), b[N])} becomes
- * {@code Reshape(Gemm(Reshape(X, [-1, K]), W, b), Shape(X)[:-1] ++ [N])}. Without it, ORT turns a
+ * {@code Reshape(Gemm(Reshape(X, [-1, K]), W, b), Shape(X)[:-1] ++ [N])} (just {@code Shape(X)} when N == K;
+ * a plain Gemm when X is known to be 2-D). Without it, ORT turns a
  * quantized MatMul into {@code MatMulIntegerToFloat} and leaves the bias Add as a separate float
  * op (measured slower than ORT's own dynamic quantization on MiniLM).
  * <p>
@@ -27,17 +28,21 @@ import java.util.Map;
 final class GemmRewrite {
     private GemmRewrite() {}
 
-    /** The rewritten copy (or {@code model} itself when no MatMul qualifies) and the number of MatMuls rewritten. */
-    record Result(Model model, int rewritten, int biasesFolded) {}
+    /**
+     * The rewritten copy (or {@code model} itself when no MatMul qualifies), counts, and new tensors whose
+     * values are those of an FP32 tensor (a Relu moved before the reshape back), for calibration ranges.
+     */
+    record Result(Model model, int rewritten, int biasesFolded, Map<String, String> statAlias) {}
 
     static Result apply(Model model) {
         Graph g0 = model.graph();
-        if (g0.nodes().stream().noneMatch(n -> qualifies(g0, n))) return new Result(model, 0, 0);
+        if (g0.nodes().stream().noneMatch(n -> qualifies(g0, n))) return new Result(model, 0, 0, Map.of());
         Model m = model.copy();
         Graph g = m.graph();
         Map<String, String> flat = new HashMap<>();     // X -> X reshaped to [-1, K]
-        Map<String, String> prefix = new HashMap<>();   // X -> Shape(X)[:-1]
+        Map<String, String> prefix = new HashMap<>();   // X -> Shape(X)[:-1]; "Shape|" + X -> Shape(X)
         Map<String, String> outShape = new HashMap<>(); // X + "|" + N -> Shape(X)[:-1] ++ [N]
+        Map<String, String> alias = new HashMap<>();   // new 2-D Relu output -> the FP32 tensor with the same values
         List<Node> remove = new ArrayList<>();
         int count = 0, folded = 0;
         for (Node mm : new ArrayList<>(g.nodes())) {
@@ -47,31 +52,69 @@ final class GemmRewrite {
             long k = w.dim(0), n = w.dim(1);
             Node bias = biasAdd(g, mm, n);
             String result = out;
-            List<String> gemmIn = new ArrayList<>(List.of(flat(g, mm, x, k, flat), mm.input(1)));
+            List<String> gemmIn = new ArrayList<>(List.of(x, mm.input(1)));
             if (bias != null) {
                 gemmIn.add(bias.input(1));
                 result = bias.output(0);
                 remove.add(bias);
                 folded++;
             }
+            if (rank2(g, x)) {                                  // already 2-D: a plain Gemm, no reshapes
+                gemmIn.set(0, x);
+                g.addNodeBefore(mm, Node.of(mm.name(), "Gemm", gemmIn, List.of(result)));
+                remove.add(mm);
+                count++;
+                continue;
+            }
+            gemmIn.set(0, flat(g, mm, x, k, flat));
             String y2d = g.uniqueName(out + "_2d");
             Node gemm = Node.of(mm.name(), "Gemm", gemmIn, List.of(y2d));
-            String shape = outShape.computeIfAbsent(x + "|" + n, key -> {
-                String pre = prefix.computeIfAbsent(x, t -> prefixShape(g, mm, t));
-                String nName = g.uniqueName(x + "_N" + n);
-                g.initializers().put(nName, Tensor.ofLongs(new long[]{1}, new long[]{n}));
-                String s = g.uniqueName(x + "_shape_N" + n);
-                g.addNodeBefore(mm, Node.of(g.uniqueName(s + "_Concat"), "Concat", List.of(pre, nName), List.of(s)).set(Attribute.of("axis", 0L)));
-                return s;
-            });
+            String shape = outShape.computeIfAbsent(x + "|" + n, key -> n == k ? shapeOf(g, mm, x, prefix) : concat(g, mm, x, n, prefix));
             g.addNodeBefore(mm, gemm);
+            Node relu = soleRelu(g, result);
+            if (relu != null) {                                 // Relu commutes with Reshape: keep it next to the Gemm, where it fuses
+                String r2d = g.uniqueName(relu.output(0) + "_2d");
+                String rOut = relu.output(0);
+                relu.inputs().set(0, y2d);
+                relu.outputs().set(0, r2d);
+                alias.put(r2d, rOut);
+                y2d = r2d;
+                result = rOut;
+            }
             g.addNodeBefore(mm, Node.of(g.uniqueName(mm.name() + "_reshape_back"), "Reshape", List.of(y2d, shape), List.of(result)));
             remove.add(mm);
             count++;
         }
         g.removeNodes(remove);
         g.sortTopologically();
-        return new Result(m, count, folded);
+        return new Result(m, count, folded, alias);
+    }
+
+    private static final java.util.Set<String> UNARY = java.util.Set.of("Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "Erf",
+            "Gelu", "HardSigmoid", "Elu", "Selu", "Softplus", "Identity", "Dropout");
+
+    /** Whether {@code t} is known to be 2-D: declared so, a Gemm / Flatten output, a Reshape to a constant 2-element shape, or a unary op over such a tensor. */
+    private static boolean rank2(Graph g, String t) {
+        var v = g.typeOf(t);
+        if (v != null && v.shape() != null) return v.shape().size() == 2;
+        Node p = g.producer(t);
+        if (p == null || !p.domain().isEmpty()) return false;
+        if (p.opType().equals("Gemm") || p.opType().equals("Flatten")) return true;
+        if (p.opType().equals("Reshape")) {                     // a constant target shape of 2 elements
+            Tensor shape = g.initializer(p.input(1)).orElse(null);
+            Node c = g.producer(p.input(1));
+            if (shape == null && c != null && c.opType().equals("Constant")) shape = c.attribute("value").map(a -> a.asTensor()).orElse(null);
+            return shape != null && shape.rank() == 1 && shape.numElements() == 2;
+        }
+        return UNARY.contains(p.opType()) && p.output(0).equals(t) && rank2(g, p.input(0));
+    }
+
+    /** The Relu that is the only reader of {@code t}, or null. */
+    private static Node soleRelu(Graph g, String t) {
+        List<Node> cs = g.consumers(t);
+        if (cs.size() != 1 || g.isGraphOutput(t)) return null;
+        Node r = cs.get(0);
+        return r.opType().equals("Relu") && r.domain().isEmpty() ? r : null;
     }
 
     /** A standard MatMul with a non-constant input and a constant rank-2 float weight. */
@@ -108,15 +151,31 @@ final class GemmRewrite {
         });
     }
 
-    /** {@code Shape(x)[:-1]} as an int64 tensor. */
-    private static String prefixShape(Graph g, Node before, String x) {
-        String shape = g.uniqueName(x + "_shape");
-        String pre = g.uniqueName(x + "_shape_prefix");
-        String starts = g.uniqueName(x + "_prefix_starts"), ends = g.uniqueName(x + "_prefix_ends");
-        g.initializers().put(starts, Tensor.ofLongs(new long[]{1}, new long[]{0}));
-        g.initializers().put(ends, Tensor.ofLongs(new long[]{1}, new long[]{-1}));
-        g.addNodeBefore(before, Node.of(g.uniqueName(x + "_Shape"), "Shape", List.of(x), List.of(shape)));
-        g.addNodeBefore(before, Node.of(g.uniqueName(x + "_Slice"), "Slice", List.of(shape, starts, ends), List.of(pre)));
-        return pre;
+    /** {@code Shape(x)} (the output shape when N == K), one per {@code x}. */
+    private static String shapeOf(Graph g, Node before, String x, Map<String, String> cache) {
+        return cache.computeIfAbsent("Shape|" + x, key -> {
+            String shape = g.uniqueName(x + "_shape");
+            g.addNodeBefore(before, Node.of(g.uniqueName(x + "_Shape"), "Shape", List.of(x), List.of(shape)));
+            return shape;
+        });
+    }
+
+    /** {@code Shape(x)[:-1] ++ [n]}; the prefix is shared per {@code x}. */
+    private static String concat(Graph g, Node before, String x, long n, Map<String, String> prefix) {
+        String pre = prefix.get(x);
+        if (pre == null) {
+            String t = x;
+            String p = g.uniqueName(t + "_shape_prefix");
+            String starts = g.uniqueName(t + "_prefix_starts"), ends = g.uniqueName(t + "_prefix_ends");
+            g.initializers().put(starts, Tensor.ofLongs(new long[]{1}, new long[]{0}));
+            g.initializers().put(ends, Tensor.ofLongs(new long[]{1}, new long[]{-1}));
+            g.addNodeBefore(before, Node.of(g.uniqueName(t + "_Slice"), "Slice", List.of(shapeOf(g, before, t, prefix), starts, ends), List.of(p)));
+            prefix.put(x, pre = p);
+        }
+        String nName = g.uniqueName(x + "_N" + n);
+        g.initializers().put(nName, Tensor.ofLongs(new long[]{1}, new long[]{n}));
+        String s = g.uniqueName(x + "_shape_N" + n);
+        g.addNodeBefore(before, Node.of(g.uniqueName(s + "_Concat"), "Concat", List.of(pre, nName), List.of(s)).set(Attribute.of("axis", 0L)));
+        return s;
     }
 }

@@ -48,7 +48,7 @@ public class MinMaxQuantization implements Algorithm {
     @Override
     public List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
         QuantConfig cfg = QuantConfig.from(params, name());
-        return requests(QdqPlan.of(prepare(model, cfg, null, name()).planned(), cfg, name()), cfg);
+        return requests(prepare(model, cfg, null, name()).plan(cfg, name()), cfg);
     }
 
     /**
@@ -57,7 +57,13 @@ public class MinMaxQuantization implements Algorithm {
      * @param fp32    the FP32 model, opset-upgraded when needed, nodes named
      * @param planned {@code fp32}, after {@link GemmRewrite} in transformer mode
      */
-    record Prepared(Model fp32, Model planned) {}
+    record Prepared(Model fp32, Model planned, Map<String, String> statAlias) {
+        QdqPlan plan(QuantConfig cfg, String section) {
+            QdqPlan p = QdqPlan.of(planned, cfg, section);
+            p.aliasStats(statAlias);
+            return p;
+        }
+    }
 
     /**
      * Upgrades opset 11/12 to 13 when per-channel weights are requested ({@link OpsetUpgrade}; per
@@ -76,12 +82,14 @@ public class MinMaxQuantization implements Algorithm {
         }
         model = named(model);
         Model planned = model;
+        Map<String, String> alias = Map.of();
         if (cfg.transformer()) {
             GemmRewrite.Result r = GemmRewrite.apply(model);
             planned = r.model();
+            alias = r.statAlias();
             if (report != null) report.put(section, "MatMul -> Gemm", r.rewritten() + " weight MatMuls as 2-D Gemm, " + r.biasesFolded() + " bias Adds folded in");
         }
-        return new Prepared(model, planned);
+        return new Prepared(model, planned, alias);
     }
 
     static List<StatisticRequest> requests(QdqPlan plan, QuantConfig cfg) {
@@ -100,7 +108,7 @@ public class MinMaxQuantization implements Algorithm {
         QuantConfig cfg = QuantConfig.from(params, section);
         Prepared prep = prepare(model, cfg, ctx.report(), section);
         model = prep.planned();
-        QdqPlan plan = QdqPlan.of(model, cfg, section);
+        QdqPlan plan = prep.plan(cfg, section);
         List<StatisticRequest> requests = requests(plan, cfg);
         Statistics stats = complete(model, requests, statistics, cfg, ctx);
         RangeSpec spec = cfg.activations().range();

@@ -315,6 +315,13 @@ final class QdqPlan {
         return out;
     }
 
+    /** Measure ranges on FP32 tensors instead of rewritten ones with the same values ({@link GemmRewrite}). */
+    void aliasStats(Map<String, String> alias) {
+        if (alias.isEmpty()) return;
+        points.replaceAll((k, p) -> p.stat() == null || !alias.containsKey(p.stat()) ? p
+                : new Point(p.input(), p.replaced(), alias.get(p.stat()), p.inheritsFrom(), p.fusedRelu(), p.exclusive()));
+    }
+
     /** FP32 tensors whose ranges the plan needs, in plan order. */
     List<String> statTensors() {
         List<String> r = new ArrayList<>();

@@ -94,6 +94,21 @@ class SpeedBenchmarkTest {
         System.out.printf("speed_mlp b1 1 thread: FP32 %.2f ms, INT8 %.2f ms, speed-up %.2fx%n", t1[0], t1[1], t1[0] / t1[1]);
     }
 
+    /** The MatMul -> Gemm rewrite ({@code model_type: transformer}) against plain MatMul QDQ on a MatMul+bias MLP. */
+    @Test
+    void mlpMatMulAsGemm() throws Exception {
+        Model fp32 = OnnxIO.read(TestAssets.model("speed_mlp.onnx"));
+        Tensor calib = synthetic(new long[]{128, 512}, 100, 2);
+        Model plain = quantize(fp32, calib, Map.of("stat_subset_size", 100, "preset", "mixed"));
+        Model gemm = quantize(fp32, calib, Map.of("stat_subset_size", 100, "model_type", "transformer"));
+        System.out.println("speed_mlp plain INT8 in ORT: " + Fixtures.optimizedOps(plain));
+        System.out.println("speed_mlp Gemm-rewritten INT8 in ORT: " + Fixtures.optimizedOps(gemm));
+        for (int b : new int[]{1, 16}) {
+            double[] t = latency(plain, gemm, synthetic(new long[]{128, 512}, b, 9), b == 1 ? 7 : 5, b == 1 ? 20 : 5);
+            System.out.printf("speed_mlp b%d 1 thread: plain MatMul QDQ %.2f ms, Gemm rewrite %.2f ms, ratio %.3f%n", b, t[0], t[1], t[1] / t[0]);
+        }
+    }
+
     /** Calibration (one statistics pass, 300 samples) vs plain FP32 forward passes over the same batches. */
     @Test
     void calibrationCostCnn112() {
