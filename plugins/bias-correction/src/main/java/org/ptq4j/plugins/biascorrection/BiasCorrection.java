@@ -50,10 +50,21 @@ public class BiasCorrection extends BiasCorrectionBase {
         for (QuantizedLayer l : layers) requests.addAll(l.layer().requests(false));
         // FP32 means on the same samples as the quantized passes
         Statistics fp = fp32Statistics(statistics, fp32, requests, idx.length, params, ctx, NAME);
-        double threshold = params.getDouble("threshold");
-        int corrected = 0;
         List<List<QuantizedLayer>> groups = independentGroups(work, layers);
         ctx.report().put(NAME, "passes over the calibration subset", groups.size() + " (" + idx.length + " samples)");
+        int corrected = correctInOrder(work, groups, fp, ds, idx, params.getDouble("threshold"), ctx, NAME).size();
+        summarize(ctx, NAME, corrected, layers.size());
+        return work;
+    }
+
+    /**
+     * Corrects the groups one after another, each measured in one pass over {@code idx} on the model
+     * as corrected so far; {@code fp} holds the FP32 output means over the same samples. Returns the
+     * layers whose bias changed.
+     */
+    static List<QuantizedLayer> correctInOrder(Model work, List<List<QuantizedLayer>> groups, Statistics fp, Dataset ds, int[] idx,
+                              double threshold, PipelineContext ctx, String step) {
+        List<QuantizedLayer> corrected = new ArrayList<>();
         for (List<QuantizedLayer> group : groups) {
             List<String> outs = group.stream().map(QuantizedLayer::output).distinct().toList();
             List<StatisticRequest> qreq = group.stream().map(l -> new StatisticRequest(l.output(), l.layer().outputSpec())).distinct().toList();
@@ -61,12 +72,11 @@ public class BiasCorrection extends BiasCorrectionBase {
             for (QuantizedLayer l : group) {
                 Layer f = l.layer();
                 float[] fpMean = Means.of(fp.get(f.output(), f.outputSpec()), f.outAxis());
-                float[] qMean = Means.of(q.get(l.output(), f.outputSpec()), f.outAxis());
-                if (correct(work, l, Means.minus(fpMean, qMean), threshold, ctx, NAME)) corrected++;
+                float[] qMean = Means.of(q.get(new StatisticRequest(l.output(), f.outputSpec())), f.outAxis());
+                if (correct(work, l, Means.minus(fpMean, qMean), threshold, ctx, step)) corrected.add(l);
             }
         }
-        summarize(ctx, NAME, corrected, layers.size());
-        return work;
+        return corrected;
     }
 
     /**

@@ -29,15 +29,19 @@ class AccuracyTest {
     @ValueSource(strings = {"fmnist_cnn.onnx", "fmnist_resnet.onnx", "fmnist_mlp.onnx", "fmnist_mlp_matmul.onnx"})
     void correctionDoesNotCostAccuracy(String file) {
         Run fast = quantizeAndCorrect(file, Map.of(), FastBiasCorrection.NAME, Map.of());
+        Run waves = quantizeAndCorrect(file, Map.of(), FastBiasCorrection.NAME, Map.of("final_waves", 3));
         Run full = quantizeAndCorrect(file, Map.of(), BiasCorrection.NAME, Map.of());
-        int[] pf = top1(fast.fp32(), images), pq = top1(fast.quantized(), images), pfast = top1(fast.corrected(), images), pfull = top1(full.corrected(), images);
-        double fp = accuracy(pf, labels), q = accuracy(pq, labels), f = accuracy(pfast, labels), b = accuracy(pfull, labels);
-        System.out.printf("%s top-1 on 10k: fp32 %.4f, MinMax %.4f, +FastBiasCorrection %.4f, +BiasCorrection %.4f; agreement with fp32 %.4f / %.4f / %.4f; layers changed fast %d, full %d%n",
-                file, fp, q, f, b, agreement(pq, pf), agreement(pfast, pf), agreement(pfull, pf),
-                BiasCorrectionTest.correctedLayers(fast).size(), BiasCorrectionTest.correctedLayers(full).size());
+        int[] pf = top1(fast.fp32(), images), pq = top1(fast.quantized(), images);
+        int[] pfast = top1(fast.corrected(), images), pwaves = top1(waves.corrected(), images), pfull = top1(full.corrected(), images);
+        double fp = accuracy(pf, labels), q = accuracy(pq, labels), f = accuracy(pfast, labels), w = accuracy(pwaves, labels), b = accuracy(pfull, labels);
+        System.out.printf("%s top-1 on 10k: fp32 %.4f, MinMax %.4f, +FastBiasCorrection %.4f, +FastBiasCorrection(final_waves 3) %.4f, +BiasCorrection %.4f; "
+                        + "agreement with fp32 %.4f / %.4f / %.4f / %.4f; layers changed fast %d, waves %d, full %d%n",
+                file, fp, q, f, w, b, agreement(pq, pf), agreement(pfast, pf), agreement(pwaves, pf), agreement(pfull, pf),
+                BiasCorrectionTest.correctedLayers(fast).size(), BiasCorrectionTest.correctedLayers(waves).size(), BiasCorrectionTest.correctedLayers(full).size());
         // at most 0.05 points (5 of 10k images) below MinMax alone, or below FP32 when MinMax happens to beat FP32
         double floor = Math.min(q, fp) - 0.0005 - 1e-9;
         assertTrue(f >= floor, file + ": FastBiasCorrection " + q + " -> " + f);
+        assertTrue(w >= floor, file + ": FastBiasCorrection with final waves " + q + " -> " + w);
         assertTrue(b >= floor, file + ": BiasCorrection " + q + " -> " + b);
     }
 }

@@ -2,6 +2,7 @@ package org.ptq4j.plugins.biascorrection;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.ptq4j.host.run.HostContext;
 import org.ptq4j.spi.Algorithm;
@@ -30,16 +31,18 @@ class BiasCorrectionTest {
     static final Map<String, Object> PER_TENSOR = Map.of("weights", Map.of("granularity", "pertensor"));
 
     /**
-     * The issue's goal is "mean |shift| of the corrected layers at most half". The full variant
-     * reaches it (measured x0.13). Fast Bias Correction judges each layer alone on the FP32 mean
-     * input, so it removes only the shift a layer's own weights cause, not the shift from input
-     * quantization and earlier layers, which dominates on this model (measured x0.83): for it the
-     * test asserts a 10 % reduction, and prints the ratio.
+     * The issue's goal: mean |shift| of the corrected layers at most half, top-1 agreement with FP32
+     * not lower. The full variant reaches it (measured x0.13), and so does Fast Bias Correction with
+     * {@code final_waves: 3} (x0.46). Fast Bias Correction as NNCF does it (the default, no pass of
+     * its own) judges each layer alone on the FP32 mean input: it removes the shift a layer's own
+     * weights cause but not what it inherits from earlier layers (Relu-rectified quantization noise),
+     * which dominates on this model (x0.83); for it the test asserts a 10 % fall.
      */
     @ParameterizedTest
-    @ValueSource(strings = {BiasCorrection.NAME, FastBiasCorrection.NAME})
-    void reducesTheHeldOutMeanShiftWithoutLosingTop1Agreement(String algorithm) {
-        Run r = quantizeAndCorrect("fmnist_resnet.onnx", PER_TENSOR, algorithm, Map.of());
+    @CsvSource({"BiasCorrection, 0, 0.5", "FastBiasCorrection, 3, 0.5", "FastBiasCorrection, 0, 0.9"})
+    void reducesTheHeldOutMeanShiftWithoutLosingTop1Agreement(String algorithm, int finalWaves, double bound) {
+        Run r = quantizeAndCorrect("fmnist_resnet.onnx", PER_TENSOR, algorithm,
+                algorithm.equals(FastBiasCorrection.NAME) ? Map.of("final_waves", finalWaves) : Map.of());
         List<Layer> corrected = correctedLayers(r);
         assertTrue(corrected.size() >= 5, "expected most of the 11 layers corrected, got " + corrected.size());
 
@@ -47,21 +50,20 @@ class BiasCorrectionTest {
         double after = meanAbsShift(r, r.corrected(), corrected, TEST_1K);
         int[] fp = top1(r.fp32(), TEST_1K);
         double agreeQ = agreement(top1(r.quantized(), TEST_1K), fp), agreeC = agreement(top1(r.corrected(), TEST_1K), fp);
-        System.out.printf("%s resnet per-tensor weights: %d layers corrected, held-out mean|shift| %.5f -> %.5f (x%.3f), top-1 agreement with FP32 %.4f -> %.4f%n",
-                algorithm, corrected.size(), before, after, after / before, agreeQ, agreeC);
+        System.out.printf("%s (final_waves %d) resnet per-tensor weights: %d layers corrected, held-out mean|shift| %.5f -> %.5f (x%.3f), top-1 agreement with FP32 %.4f -> %.4f%n",
+                algorithm, finalWaves, corrected.size(), before, after, after / before, agreeQ, agreeC);
         if (Boolean.getBoolean("bc.debug"))
             for (Layer l : corrected) System.out.printf("  %s held-out %.5f -> %.5f%n", l.name(), meanAbsShift(r, r.quantized(), List.of(l), TEST_1K), meanAbsShift(r, r.corrected(), List.of(l), TEST_1K));
-        if (algorithm.equals(BiasCorrection.NAME)) assertTrue(after <= 0.5 * before, "mean |shift| " + before + " -> " + after + " did not fall by half");
-        else assertTrue(after < 0.9 * before, "mean |shift| " + before + " -> " + after + " did not fall by 10 %");
+        assertTrue(after <= bound * before, "mean |shift| " + before + " -> " + after + " is not at most x" + bound);
         assertTrue(agreeC >= agreeQ, "top-1 agreement fell: " + agreeQ + " -> " + agreeC);
 
         long fused = fusedIntegerOps(r.quantized(), r.ctx());
         assertTrue(fused >= 10, "quantized resnet runs " + fused + " integer kernels");
         assertEquals(fused, fusedIntegerOps(r.corrected(), r.ctx()), "integer kernels lost by the correction");
 
-        // the run summary has one row per layer with the shift before and after
+        // the run summary has one row per layer and measurement (the final waves measure again) with the shift before and after
         List<?> rows = (List<?>) asMap(r.ctx().report().asMap().get(algorithm)).get("layers");
-        assertEquals(corrected.size(), rows.stream().filter(o -> asMap(o).get("status").toString().startsWith("corrected")).count());
+        assertEquals(corrected.size(), rows.stream().filter(o -> asMap(o).get("status").toString().startsWith("corrected")).map(o -> asMap(o).get("layer")).distinct().count());
         for (Object o : rows) {
             Map<String, Object> row = asMap(o);
             if (row.get("status").toString().startsWith("corrected"))
