@@ -63,7 +63,7 @@ public class BiasCorrection extends BiasCorrectionBase {
      * layers whose bias changed.
      */
     static List<QuantizedLayer> correctInOrder(Model work, List<List<QuantizedLayer>> groups, Statistics fp, Dataset ds, int[] idx,
-                              double threshold, PipelineContext ctx, String step) {
+                                               double threshold, PipelineContext ctx, String step) {
         List<QuantizedLayer> corrected = new ArrayList<>();
         for (List<QuantizedLayer> group : groups) {
             List<String> outs = group.stream().map(QuantizedLayer::output).distinct().toList();
@@ -72,7 +72,7 @@ public class BiasCorrection extends BiasCorrectionBase {
             for (QuantizedLayer l : group) {
                 Layer f = l.layer();
                 float[] fpMean = Means.of(fp.get(f.output(), f.outputSpec()), f.outAxis());
-                float[] qMean = Means.of(q.get(new StatisticRequest(l.output(), f.outputSpec())), f.outAxis());
+                float[] qMean = Means.of(q.get(l.output(), f.outputSpec()), f.outAxis());
                 if (correct(work, l, Means.minus(fpMean, qMean), threshold, ctx, step)) corrected.add(l);
             }
         }
