@@ -83,7 +83,7 @@ public class MinMaxQuantization implements Algorithm {
         model = named(model);
         Model planned = model;
         Map<String, String> alias = Map.of();
-        if (cfg.transformer()) {
+        if (cfg.matmulToGemm()) {
             GemmRewrite.Result r = GemmRewrite.apply(model);
             planned = r.model();
             alias = r.statAlias();

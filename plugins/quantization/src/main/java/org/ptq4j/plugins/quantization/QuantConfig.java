@@ -24,9 +24,10 @@ import java.util.Locale;
  * @param transformer      {@code model_type: transformer}: weight MatMuls (+ bias Add) rewritten as
  *                         2-D Gemms ({@link GemmRewrite}), embedding Gather tables stored int8,
  *                         {@code mixed} preset by default
+ * @param matmulToGemm     {@code matmul_to_gemm}: weight MatMul + bias Add as 2-D Gemm (default: transformer mode only)
  */
 record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSize, int batchSize, long seed, boolean shuffle,
-                   boolean transformer) {
+                   boolean transformer, boolean matmulToGemm) {
 
     /**
      * One side (weights or activations).
@@ -49,6 +50,7 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
     static List<ParamSpec> parameters() {
         return List.of(
                 ParamSpec.choice("preset", null, "performance (default): symmetric weights and activations; mixed (default for model_type transformer): symmetric weights, asymmetric activations", "performance", "mixed"),
+                ParamSpec.bool("matmul_to_gemm", null, "rewrite weight MatMul + bias Add as a 2-D Gemm that ONNX Runtime fuses with the bias into QGemm (default: true for model_type transformer, else false)"),
                 ParamSpec.choice("model_type", null, "transformer: weight MatMul + bias as QGemm, int8 embedding tables, mixed preset (default: generic)", "transformer"),
                 ParamSpec.integer("stat_subset_size", 300, "number of calibration samples").withRange(1.0, null),
                 ParamSpec.integer("stat_batch_size", null, "batch size of the statistics pass (default: the pipeline's)").withRange(1.0, null),
@@ -102,7 +104,8 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         Ignored ignored = new Ignored(ig.getStrings("names"), ig.getStrings("patterns"), ig.getStrings("types"),
                 !ig.has("validate") || ig.getBool("validate"));
         return new QuantConfig(w, a, ignored, p.integer("stat_subset_size").orElse(300),
-                p.integer("stat_batch_size").orElse(0), p.integer("seed").orElse(0), p.has("shuffle_data") && p.getBool("shuffle_data"), transformer);
+                p.integer("stat_batch_size").orElse(0), p.integer("seed").orElse(0), p.has("shuffle_data") && p.getBool("shuffle_data"), transformer,
+                p.has("matmul_to_gemm") ? p.getBool("matmul_to_gemm") : transformer);
     }
 
     private static Side side(Params p, String key, boolean weights, boolean symmetricDefault, int bitsDefault) {

@@ -252,17 +252,17 @@ class MinMaxQuantizationTest {
     }
 
     @Test
-    void transformerModeTurnsMatMulPlusBiasIntoQGemm() throws Exception {
+    void matmulToGemmTurnsMatMulPlusBiasIntoQGemm() throws Exception {
         Model fp32 = Fixtures.fmnist("fmnist_mlp_matmul.onnx");
-        Model q = Fixtures.quantize(fp32, Map.of("model_type", "transformer"));
+        Model q = Fixtures.quantize(fp32, Map.of("matmul_to_gemm", true));
         Map<String, Integer> ops = Fixtures.optimizedOps(q);
-        System.out.println("mlp_matmul, model_type transformer, in ORT: " + ops);
+        System.out.println("mlp_matmul, matmul_to_gemm, in ORT: " + ops);
         assertEquals(3, ops.get("QGemm"), ops.toString());
         assertNull(ops.get("MatMulIntegerToFloat"), ops.toString());
         assertNull(ops.get("MatMul"), ops.toString());
         assertNull(ops.get("Relu"), "2-D input: plain Gemms, no reshapes between Gemm and Relu, so the Relus fuse: " + ops);
         double acc = Fixtures.top1(q), ref = Fixtures.top1(fp32);
-        System.out.printf("mlp_matmul top-1, model_type transformer: %.4f (FP32 %.4f)%n", acc, ref);
+        System.out.printf("mlp_matmul top-1, matmul_to_gemm: %.4f (FP32 %.4f)%n", acc, ref);
         assertTrue(acc >= ref - 0.005, acc + " vs FP32 " + ref);
     }
 

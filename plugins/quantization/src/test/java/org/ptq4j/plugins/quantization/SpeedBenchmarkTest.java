@@ -94,13 +94,13 @@ class SpeedBenchmarkTest {
         System.out.printf("speed_mlp b1 1 thread: FP32 %.2f ms, INT8 %.2f ms, speed-up %.2fx%n", t1[0], t1[1], t1[0] / t1[1]);
     }
 
-    /** The MatMul -> Gemm rewrite ({@code model_type: transformer}) against plain MatMul QDQ on a MatMul+bias MLP. */
+    /** The MatMul -> Gemm rewrite ({@code matmul_to_gemm: true}) against plain MatMul QDQ on a MatMul+bias MLP. */
     @Test
     void mlpMatMulAsGemm() throws Exception {
         Model fp32 = OnnxIO.read(TestAssets.model("speed_mlp.onnx"));
         Tensor calib = synthetic(new long[]{128, 512}, 100, 2);
-        Model plain = quantize(fp32, calib, Map.of("stat_subset_size", 100, "preset", "mixed"));
-        Model gemm = quantize(fp32, calib, Map.of("stat_subset_size", 100, "model_type", "transformer"));
+        Model plain = quantize(fp32, calib, Map.of("stat_subset_size", 100));
+        Model gemm = quantize(fp32, calib, Map.of("stat_subset_size", 100, "matmul_to_gemm", true));
         System.out.println("speed_mlp plain INT8 in ORT: " + Fixtures.optimizedOps(plain));
         System.out.println("speed_mlp Gemm-rewritten INT8 in ORT: " + Fixtures.optimizedOps(gemm));
         for (int b : new int[]{1, 16}) {
