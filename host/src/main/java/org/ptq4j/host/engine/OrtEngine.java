@@ -208,10 +208,9 @@ public final class OrtEngine implements InferenceEngine {
             TensorInfo info = ot.getInfo();
             DType dt = dtype(info.type);
             if (dt == DType.STRING) throw new PtqException("string outputs are not supported");
-            ByteBuffer b = ot.getByteBuffer();
-            ByteBuffer copy = ByteBuffer.allocate(b.remaining()).order(ByteOrder.LITTLE_ENDIAN);
-            copy.put(b.order(ByteOrder.nativeOrder())).flip();
-            return Tensor.of(dt, info.getShape(), copy);
+            // getByteBuffer() is already a copy owned by us (native order = little-endian on every ORT platform)
+            ByteBuffer b = ot.getByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            return Tensor.of(dt, info.getShape(), b);
         }
 
         @Override

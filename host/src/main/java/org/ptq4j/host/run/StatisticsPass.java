@@ -86,11 +86,18 @@ final class StatisticsPass {
         int fixed = Feeds.batchSize(model, 0);
         try (Session s = engine.open(model, SessionOptions.defaults().withThreads(threads).withExtraOutputs(outputs));
              Progress p = ctx.progress("Collecting statistics", indices.length)) {
-            int pos = 0;
-            int batch = fixed > 0 && hasFixedBatch(model) ? fixed : 1;
-            while (pos < indices.length) {
-                int[] part = Arrays.copyOfRange(indices, pos, Math.min(indices.length, pos + batch));
-                for (Batch b : ctx.batches(dataset, part, part.length)) {
+            // the first batch (one sample, unless the model fixes its batch size) measures how large the requested
+            // tensors are; the rest streams in batches sized to keep them under the memory budget
+            boolean fixedBatch = hasFixedBatch(model);
+            int first = Math.min(indices.length, fixedBatch ? fixed : 1);
+            int batch = fixedBatch ? fixed : 1;
+            int[][] parts = {Arrays.copyOfRange(indices, 0, first), null};
+            for (int part = 0; part < 2; part++) {
+                if (part == 1) {
+                    if (first == indices.length) break;
+                    parts[1] = Arrays.copyOfRange(indices, first, indices.length);
+                }
+                for (Batch b : ctx.batches(dataset, parts[part], part == 0 ? first : batch)) {
                     Map<String, Tensor> feeds = Feeds.match(model, b.inputs());
                     Feeds.checkFinite(feeds, b.indices(), "calibration");
                     Map<String, Tensor> out = outputs.isEmpty() ? new HashMap<>() : new HashMap<>(s.run(feeds, outputs));
@@ -103,9 +110,8 @@ final class StatisticsPass {
                         }
                     });
                     p.advance(b.size());
-                    if (pos == 0 && !hasFixedBatch(model)) batch = adaptiveBatch(out, b.size());
+                    if (part == 0 && !fixedBatch) batch = adaptiveBatch(out, b.size());
                 }
-                pos += part.length;
             }
             if (pending != null) pending.get();
             return indices.length;
