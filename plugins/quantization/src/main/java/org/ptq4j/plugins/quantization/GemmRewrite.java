@@ -42,7 +42,8 @@ final class GemmRewrite {
         Map<String, String> flat = new HashMap<>();     // X -> X reshaped to [-1, K]
         Map<String, String> prefix = new HashMap<>();   // X -> Shape(X)[:-1]; "Shape|" + X -> Shape(X)
         Map<String, String> outShape = new HashMap<>(); // X + "|" + N -> Shape(X)[:-1] ++ [N]
-        Map<String, String> alias = new HashMap<>();   // new 2-D Relu output -> the FP32 tensor with the same values
+        Map<String, String> alias = new HashMap<>();   // new 2-D chain output -> the FP32 tensor with the same values
+        Map<String, String[]> backs = new HashMap<>(); // reshaped-back chain output -> {its 2-D tensor, source X, K of X}
         List<Node> remove = new ArrayList<>();
         int count = 0, folded = 0;
         for (Node mm : new ArrayList<>(g.nodes())) {
@@ -66,26 +67,36 @@ final class GemmRewrite {
                 count++;
                 continue;
             }
-            gemmIn.set(0, flat(g, mm, x, k, flat));
+            String[] back = backs.get(x);                       // x = a hoisted chain's reshape back: read its 2-D tensor
+            String src = back == null ? x : back[1];
+            long srcK = back == null ? k : Long.parseLong(back[2]);
+            gemmIn.set(0, back == null ? flat(g, mm, x, k, flat) : back[0]);
             String y2d = g.uniqueName(out + "_2d");
             Node gemm = Node.of(mm.name(), "Gemm", gemmIn, List.of(y2d));
-            String shape = outShape.computeIfAbsent(x + "|" + n, key -> n == k ? shapeOf(g, mm, x, prefix) : concat(g, mm, x, n, prefix));
+            String shape = outShape.computeIfAbsent(src + "|" + n, key -> n == srcK ? shapeOf(g, mm, src, prefix) : concat(g, mm, src, n, prefix));
             g.addNodeBefore(mm, gemm);
-            Node relu = soleRelu(g, result);
-            if (relu != null) {                                 // Relu commutes with Reshape: keep it next to the Gemm, where it fuses
-                String r2d = g.uniqueName(relu.output(0) + "_2d");
-                String rOut = relu.output(0);
-                relu.inputs().set(0, y2d);
-                relu.outputs().set(0, r2d);
-                alias.put(r2d, rOut);
-                y2d = r2d;
-                result = rOut;
+            List<Node> chain = chain(g, result);
+            if (!chain.isEmpty()) {                             // elementwise readers (Relu, GELU) run on the 2-D tensor: Relu fuses,
+                Map<String, String> renamed = new HashMap<>();  // and a following weight MatMul needs no reshapes
+                renamed.put(result, y2d);
+                for (Node c : chain) {
+                    c.inputs().replaceAll(t -> renamed.getOrDefault(t, t));
+                    String o = c.output(0), o2d = g.uniqueName(o + "_2d");
+                    renamed.put(o, o2d);
+                    alias.put(o2d, o);
+                    c.outputs().set(0, o2d);
+                }
+                result = tail(g, chain, renamed);
+                y2d = renamed.get(result);
+                backs.put(result, new String[]{y2d, src, String.valueOf(srcK)});
             }
             g.addNodeBefore(mm, Node.of(g.uniqueName(mm.name() + "_reshape_back"), "Reshape", List.of(y2d, shape), List.of(result)));
             remove.add(mm);
             count++;
         }
         g.removeNodes(remove);
+        for (String t : backs.keySet())                          // reshape backs that only fed rewritten MatMuls
+            if (g.consumers(t).isEmpty() && !g.isGraphOutput(t)) g.removeNodes(List.of(g.producer(t)));
         g.sortTopologically();
         return new Result(m, count, folded, alias);
     }
@@ -109,12 +120,58 @@ final class GemmRewrite {
         return UNARY.contains(p.opType()) && p.output(0).equals(t) && rank2(g, p.input(0));
     }
 
-    /** The Relu that is the only reader of {@code t}, or null. */
-    private static Node soleRelu(Graph g, String t) {
-        List<Node> cs = g.consumers(t);
-        if (cs.size() != 1 || g.isGraphOutput(t)) return null;
-        Node r = cs.get(0);
-        return r.opType().equals("Relu") && r.domain().isEmpty() ? r : null;
+    private static final java.util.Set<String> ELEMENTWISE = java.util.Set.of("Add", "Sub", "Mul", "Div", "Pow", "Erf", "Relu",
+            "Sigmoid", "Tanh", "Sqrt", "Exp", "Neg", "Abs", "Clip", "LeakyRelu", "Gelu", "HardSigmoid", "Softplus", "Elu", "Selu");
+
+    /**
+     * The elementwise nodes reading {@code r} (transitively) whose other inputs are scalar constants, in
+     * graph order — e.g. Relu, or GELU's Div/Erf/Add/Mul/Mul — when they read nothing else, every reader of
+     * {@code r} is among them and exactly one of their outputs (the tail) is read outside; else empty.
+     * Such a chain computes the same values on the 2-D tensor.
+     */
+    private static List<Node> chain(Graph g, String r) {
+        if (g.isGraphOutput(r)) return List.of();
+        java.util.Set<String> inside = new java.util.HashSet<>(List.of(r));
+        List<Node> chain = new ArrayList<>();
+        for (boolean grew = true; grew; ) {
+            grew = false;
+            for (Node n : g.nodes()) {
+                if (chain.contains(n) || !ELEMENTWISE.contains(n.opType()) || !n.domain().isEmpty() || n.outputs().size() != 1) continue;
+                boolean reads = false, ok = true;
+                for (String t : n.inputs()) {
+                    if (inside.contains(t)) reads = true;
+                    else if (!t.isEmpty() && !scalarConstant(g, t)) ok = false;
+                }
+                if (reads && ok) { chain.add(n); inside.add(n.output(0)); grew = true; }
+            }
+        }
+        if (chain.isEmpty()) return List.of();
+        for (Node c : g.consumers(r)) if (!chain.contains(c)) return List.of();
+        int tails = 0;
+        for (Node n : chain) {
+            String o = n.output(0);
+            if (g.isGraphOutput(o)) return List.of();
+            if (g.consumers(o).stream().anyMatch(c -> !chain.contains(c))) tails++;
+        }
+        if (tails != 1) return List.of();
+        List<Node> ordered = new ArrayList<>();
+        for (Node n : g.nodes()) if (chain.contains(n)) ordered.add(n);
+        return ordered;
+    }
+
+    /** The chain's only output still read outside it under its FP32 name (chain readers now read the 2-D names). */
+    private static String tail(Graph g, List<Node> chain, Map<String, String> renamed) {
+        g.touch();
+        for (Map.Entry<String, String> e : renamed.entrySet())
+            if (chain.stream().anyMatch(n -> n.output(0).equals(e.getValue())) && !g.consumers(e.getKey()).isEmpty()) return e.getKey();
+        throw new IllegalStateException("chain without a tail");
+    }
+
+    private static boolean scalarConstant(Graph g, String t) {
+        Tensor c = g.initializer(t).orElse(null);
+        Node p = g.producer(t);
+        if (c == null && p != null && p.opType().equals("Constant")) c = p.attribute("value").map(a -> a.asTensor()).orElse(null);
+        return c != null && c.numElements() == 1 && c.rank() <= 1;
     }
 
     /** A standard MatMul with a non-constant input and a constant rank-2 float weight. */
