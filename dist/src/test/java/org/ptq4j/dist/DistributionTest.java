@@ -134,6 +134,32 @@ class DistributionTest {
         assertEquals(2, JSON.readTree(b.out()).get("results").size());
     }
 
+    /** Issue 4's end-to-end case: calibrate from a folder of PNGs, validate on the .npy test split, FP32 vs INT8 printed. */
+    @Test
+    void imageFolderCalibrationAndNpyValidationFromYaml() throws Exception {
+        Path yaml = tmp.resolve("png-pipeline.yaml");
+        Files.writeString(yaml, """
+                model: %s
+                output: out/cnn_int8.onnx
+                datasets:
+                  calibration: {type: image_folder, path: %s, color: GRAY, scale: 0.00392156862745098, mean: [0.2860], std: [0.3530]}
+                  validation: {type: numpy, path: %s, labels: %s, scale: 0.00392156862745098, mean: 0.2860, std: 0.3530, subset_size: 2000}
+                metric: {type: accuracy}
+                pipeline:
+                  - algorithm: DefaultQuantization
+                """.formatted(org.ptq4j.host.testing.TestAssets.model("fmnist_cnn.onnx"), org.ptq4j.host.testing.TestAssets.data("fmnist-png"),
+                org.ptq4j.host.testing.TestAssets.data("fmnist-test-10k-u8.npy"), org.ptq4j.host.testing.TestAssets.data("fmnist-test-10k-labels.npy")));
+        Run r = ptq("quantize", "-c", yaml.toString());
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(r.out().contains("calibration samples: 200"), r.out());
+        java.util.regex.Matcher fp = java.util.regex.Pattern.compile("fp32: ([0-9.]+)").matcher(r.out());
+        java.util.regex.Matcher q = java.util.regex.Pattern.compile("quantized: ([0-9.]+)").matcher(r.out());
+        assertTrue(fp.find() && q.find(), "FP32 and INT8 accuracy are printed:\n" + r.out());
+        double fp32 = Double.parseDouble(fp.group(1)), int8 = Double.parseDouble(q.group(1));
+        assertTrue(fp32 > 0.89 && fp32 < 0.92, "FP32 accuracy on the first 2000 test images: " + fp32);
+        assertEquals(fp32, int8, 0.005, "INT8 calibrated on 200 PNGs");
+    }
+
     @Test
     void simplifiedModeNeedsNoYaml() throws Exception {
         Path ex = exampleCopy();
