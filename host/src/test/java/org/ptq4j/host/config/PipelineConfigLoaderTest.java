@@ -97,7 +97,7 @@ class PipelineConfigLoaderTest {
     @Test
     void unknownKeyFarFromAnyListsValidKeys() throws IOException {
         String e = only(VALID.replace("limit: 50", "zzzzzzzz: 50"));
-        assertEquals("datasets.calibration.zzzzzzzz (line 5): unknown key 'zzzzzzzz'; valid keys: labels, limit, path, type", e);
+        assertEquals("datasets.calibration.zzzzzzzz (line 5): unknown key 'zzzzzzzz'; valid keys: labels, limit, path, seed, shuffle, subset_size, type", e);
     }
 
     @Test
