@@ -21,23 +21,12 @@ class BudgetNotMetCliTest {
     @Test
     void unreachableBudgetWritesTheBestModelAndExitsNonZero(@TempDir Path dir) throws Exception {
         Path yaml = dir.resolve("pipeline.yaml");
-        Files.writeString(yaml, """
-                model: %s
-                output: out/best.onnx
-                engine: {threads: 1, batch_size: 100}
-                datasets:
-                  calibration: {type: numpy, path: %s}
-                  validation: {type: numpy, path: %s, labels: %s}
-                metric: {type: accuracy}
-                pipeline:
-                  - algorithm: AccuracyAwareQuantization
-                    params:
-                      maximal_drop: 0.0
-                      max_iter_num: 1
-                      base_algorithm: MinMaxQuantization
-                      base_params: {weights: {bits: 3}}
-                """.formatted(TestAssets.model("fmnist_resnet.onnx"), TestAssets.data(Fixture.CALIB),
-                TestAssets.data(Fixture.TEST), TestAssets.data(Fixture.LABELS)));
+        Files.writeString(yaml, Fixture.aaqPipeline("out/best.onnx", """
+                maximal_drop: 0.0
+                max_iter_num: 1
+                base_algorithm: MinMaxQuantization
+                base_params: {weights: {bits: 3}}
+                """));
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         int code = Main.run(new String[]{"quantize", "-c", yaml.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8), k -> null, folders -> PluginLoader.classpathOnly());

@@ -34,6 +34,26 @@ final class Fixture {
 
     static Model model(String file) { return OnnxIO.read(TestAssets.model(file)); }
 
+    /**
+     * A pipeline YAML as a user writes it: fmnist_resnet, the calibration set, the 1k annotated test set,
+     * top-1 accuracy, and one AccuracyAwareQuantization step with {@code params} (YAML lines, indented 6).
+     */
+    static String aaqPipeline(String output, String params) {
+        return """
+                model: %s
+                output: %s
+                engine: {threads: 1, batch_size: 100}
+                datasets:
+                  calibration: {type: numpy, path: %s}
+                  validation: {type: numpy, path: %s, labels: %s}
+                metric: {type: accuracy}
+                pipeline:
+                  - algorithm: AccuracyAwareQuantization
+                    params:
+                """.formatted(TestAssets.model("fmnist_resnet.onnx"), output, TestAssets.data(CALIB), TestAssets.data(TEST), TestAssets.data(LABELS))
+                + params.indent(6);
+    }
+
     static Dataset numpy(Model m, String data, String labels) {
         Map<String, Object> p = new HashMap<>();
         p.put("path", TestAssets.data(data));

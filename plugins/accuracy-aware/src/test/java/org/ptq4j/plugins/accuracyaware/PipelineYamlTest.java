@@ -21,22 +21,11 @@ class PipelineYamlTest {
     @SuppressWarnings("unchecked")
     void yamlPipelineMeetsTheBudget(@TempDir Path dir) throws Exception {
         Path yaml = dir.resolve("pipeline.yaml");
-        Files.writeString(yaml, """
-                model: %s
-                output: out/aaq.onnx
-                engine: {threads: 1, batch_size: 100}
-                datasets:
-                  calibration: {type: numpy, path: %s}
-                  validation: {type: numpy, path: %s, labels: %s}
-                metric: {type: accuracy}
-                pipeline:
-                  - algorithm: AccuracyAwareQuantization
-                    params:
-                      maximal_drop: 0.005
-                      base_algorithm: MinMaxQuantization
-                      base_params: {weights: {bits: 4}}
-                """.formatted(TestAssets.model("fmnist_resnet.onnx"), TestAssets.data(Fixture.CALIB),
-                TestAssets.data(Fixture.TEST), TestAssets.data(Fixture.LABELS)));
+        Files.writeString(yaml, Fixture.aaqPipeline("out/aaq.onnx", """
+                maximal_drop: 0.005
+                base_algorithm: MinMaxQuantization
+                base_params: {weights: {bits: 4}}
+                """));
         var cfg = new PipelineConfigLoader(Fixture.REGISTRY, k -> null).load(yaml);
         var result = new PipelineRunner(Fixture.REGISTRY, Fixture.ENGINE, (t, n) -> Progress.NONE).run(cfg);
         Map<String, Object> aaq = (Map<String, Object>) result.report().get(AccuracyAwareQuantization.NAME);

@@ -19,6 +19,20 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The dataset's parameters as a user writes them in a pipeline YAML, through the host's validator. */
 class NumpyPipelineConfigTest {
+    static PipelineConfig load(Path yaml) {
+        Registry registry = Registry.fromClasspath().add(new TestExtensions.AddMetadata(), "test");
+        return new PipelineConfigLoader(registry).load(yaml);
+    }
+
+    /** What the runner gives a dataset factory for the CNN. */
+    static DatasetContext context(PipelineConfig cfg) {
+        List<ValueInfo> inputs = NumpyDatasetTest.CNN.graph().feedInputs();
+        return new DatasetContext() {
+            @Override public List<ValueInfo> modelInputs() { return inputs; }
+            @Override public Path baseDir() { return cfg.baseDir(); }
+        };
+    }
+
     @Test
     void yamlParametersOpenTheDataset(@TempDir Path tmp) throws Exception {
         Path data = TestAssets.shared().resolve("data");
@@ -37,13 +51,8 @@ class NumpyPipelineConfigTest {
                     params: {key: k}
                 """.formatted(TestAssets.model("fmnist_cnn.onnx"), data.resolve("fmnist-calib-300-u8.npy"),
                 data.resolve("fmnist-test-1k.npy"), data.resolve("fmnist-test-1k-labels.npy")));
-        Registry registry = Registry.fromClasspath().add(new TestExtensions.AddMetadata(), "test");
-        PipelineConfig cfg = new PipelineConfigLoader(registry).load(tmp.resolve("pipeline.yaml"));
-        List<ValueInfo> inputs = NumpyDatasetTest.CNN.graph().feedInputs();
-        DatasetContext ctx = new DatasetContext() {
-            @Override public List<ValueInfo> modelInputs() { return inputs; }
-            @Override public Path baseDir() { return cfg.baseDir(); }
-        };
+        PipelineConfig cfg = load(tmp.resolve("pipeline.yaml"));
+        DatasetContext ctx = context(cfg);
         var calib = cfg.datasets().get("calibration");
         try (Dataset ds = calib.factory().open(calib.params(), ctx)) {
             assertEquals(300, ds.size());
@@ -71,13 +80,8 @@ class NumpyPipelineConfigTest {
                     params: {key: k}
                 """.formatted(TestAssets.model("fmnist_cnn.onnx"), data.resolve("fmnist-calib-300.npy"),
                 data.resolve("fmnist-test-1k.npy"), data.resolve("fmnist-test-1k-labels.npy")));
-        Registry registry = Registry.fromClasspath().add(new TestExtensions.AddMetadata(), "test");
-        PipelineConfig cfg = new PipelineConfigLoader(registry).load(tmp.resolve("pipeline.yaml"));
-        List<ValueInfo> inputs = NumpyDatasetTest.CNN.graph().feedInputs();
-        DatasetContext ctx = new DatasetContext() {
-            @Override public List<ValueInfo> modelInputs() { return inputs; }
-            @Override public Path baseDir() { return cfg.baseDir(); }
-        };
+        PipelineConfig cfg = load(tmp.resolve("pipeline.yaml"));
+        DatasetContext ctx = context(cfg);
         int[] expected = org.ptq4j.host.run.HostContext.subsetOf(300, 50, 3, true);
         try (Dataset ds = org.ptq4j.host.pipeline.DatasetSelection.open(cfg.datasets().get("calibration"), ctx)) {
             assertEquals(50, ds.size());
