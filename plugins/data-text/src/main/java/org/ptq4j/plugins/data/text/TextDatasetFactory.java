@@ -105,10 +105,17 @@ public final class TextDatasetFactory implements DatasetFactory {
             case "longest" -> b.optPadding(true);
             default -> b.optPadding(false);
         }
+        // DJL finds its native library and version file through the thread's context class loader; inside
+        // the distribution this plugin's jar is only visible to the plugin's own class loader
+        Thread t = Thread.currentThread();
+        ClassLoader previous = t.getContextClassLoader();
+        t.setContextClassLoader(TextDatasetFactory.class.getClassLoader());
         try {
             return b.build();
         } catch (IOException | RuntimeException e) {
             throw new PtqException("tokenizer '" + tokFile + "': cannot load it as a HuggingFace tokenizer.json: " + e.getMessage(), e);
+        } finally {
+            t.setContextClassLoader(previous);
         }
     }
 
