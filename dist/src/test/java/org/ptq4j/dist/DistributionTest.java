@@ -160,6 +160,29 @@ class DistributionTest {
         assertEquals(fp32, int8, 0.005, "INT8 calibrated on 200 PNGs");
     }
 
+    /**
+     * The text plugin inside the distribution (its tokenizer's native library lives in the plugin jar, seen only by
+     * the plugin's class loader): a MiniLM pipeline with a tokenized calibration set validates.
+     */
+    @Test
+    void textPluginTokenizesInsideTheDistribution() throws Exception {
+        Path minilm = Path.of(System.getProperty("ptq.minilm.dir"));
+        Path yaml = tmp.resolve("text-pipeline.yaml");
+        Files.writeString(yaml, """
+                model: %s
+                output: out/minilm-int8.onnx
+                datasets:
+                  calibration: {type: text, path: %s, tokenizer: %s, max_length: 64, limit: 20}
+                metric: {type: embedding_cosine}
+                pipeline:
+                  - algorithm: DefaultQuantization
+                    params: {model_type: transformer}
+                """.formatted(minilm.resolve("all-minilm-l6-v2.onnx"), org.ptq4j.host.testing.TestAssets.data("sentences-2k.txt"),
+                minilm.resolve("all-minilm-l6-v2-tokenizer.json")));
+        Run r = ptq("validate", "-c", yaml.toString());
+        assertEquals(0, r.code(), r.toString());
+    }
+
     @Test
     void simplifiedModeNeedsNoYaml() throws Exception {
         Path ex = exampleCopy();

@@ -75,6 +75,11 @@ public final class Main implements Runnable {
         });
         try {
             return cl.execute(args);
+        } catch (Error e) {
+            // picocli hands only Exceptions to the handler; a plugin's library can throw Errors (e.g. AssertionError)
+            err.println("internal error: " + e);
+            e.printStackTrace(err);
+            return 1;
         } finally {
             main.close();
             out.flush();
