@@ -39,6 +39,9 @@ final class Output {
         return o;
     }
 
+    /** Rows of a report table printed for people; JSON output has them all. */
+    static final int MAX_ROWS = 40;
+
     /** A report (section -> key -> value / table rows / notes) as indented text. */
     @SuppressWarnings("unchecked")
     static void report(PrintStream out, Map<String, Object> report) {
@@ -48,8 +51,10 @@ final class Output {
             for (var e : ((Map<String, Object>) section).entrySet()) {
                 Object v = e.getValue();
                 if (v instanceof List<?> l && !l.isEmpty() && l.get(0) instanceof Map) {
+                    List<Map<String, Object>> rows = (List<Map<String, Object>>) v;
                     out.println("  " + e.getKey() + ":");
-                    table(out, (List<Map<String, Object>>) v, "    ");
+                    table(out, rows.size() > MAX_ROWS ? rows.subList(0, MAX_ROWS) : rows, "    ");
+                    if (rows.size() > MAX_ROWS) out.println("    ... " + (rows.size() - MAX_ROWS) + " more rows (--json prints them all)");
                 } else if (e.getKey().equals("notes") && v instanceof List<?> l) {
                     for (Object n : l) out.println("  - " + n);
                 } else {
