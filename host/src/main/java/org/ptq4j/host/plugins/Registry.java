@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collections;
 import java.util.IdentityHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -90,9 +89,4 @@ public final class Registry {
 
     /** The id of the plugin providing {@code extension} ("system" for the class path). */
     public String provider(Object extension) { return providers.getOrDefault(extension, "system"); }
-
-    /** Plugins that contributed extensions. */
-    public List<String> pluginIds() { return providers.values().stream().distinct().sorted().toList(); }
-
-    static String describe(PluginWrapper w) { return w.getPluginId() + "@" + w.getDescriptor().getVersion(); }
 }

@@ -49,6 +49,11 @@ final class Feeds {
         }
     }
 
+    /** Whether some feed input fixes its leading (batch) dimension. */
+    static boolean hasFixedBatch(Model model) {
+        return model.graph().feedInputs().stream().anyMatch(v -> v.shape() != null && !v.shape().isEmpty() && v.shape().get(0).isFixed());
+    }
+
     /** The batch size a model accepts: a fixed leading dimension of its inputs wins over {@code requested}. */
     static int batchSize(Model model, int requested) {
         for (ValueInfo v : model.graph().feedInputs()) {

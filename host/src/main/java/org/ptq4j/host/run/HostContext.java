@@ -23,7 +23,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -172,6 +171,4 @@ public final class HostContext implements PipelineContext, AutoCloseable {
             return new HostContext(this);
         }
     }
-
-    static Map<String, Object> mutable(Map<String, Object> m) { return new HashMap<>(m); }
 }

@@ -83,21 +83,16 @@ final class StatisticsPass {
     private int pass(Model model, Dataset dataset, int[] indices, Map<String, List<Collector>> byTensor, Set<String> feedNames, List<String> outputs) {
         ExecutorService updater = Executors.newSingleThreadExecutor(r -> { Thread t = new Thread(r, "ptq-stats"); t.setDaemon(true); return t; });
         Future<?> pending = null;
-        int fixed = Feeds.batchSize(model, 0);
         try (Session s = engine.open(model, SessionOptions.defaults().withThreads(threads).withExtraOutputs(outputs));
              Progress p = ctx.progress("Collecting statistics", indices.length)) {
             // the first batch (one sample, unless the model fixes its batch size) measures how large the requested
             // tensors are; the rest streams in batches sized to keep them under the memory budget
-            boolean fixedBatch = hasFixedBatch(model);
-            int first = Math.min(indices.length, fixedBatch ? fixed : 1);
-            int batch = fixedBatch ? fixed : 1;
-            int[][] parts = {Arrays.copyOfRange(indices, 0, first), null};
-            for (int part = 0; part < 2; part++) {
-                if (part == 1) {
-                    if (first == indices.length) break;
-                    parts[1] = Arrays.copyOfRange(indices, first, indices.length);
-                }
-                for (Batch b : ctx.batches(dataset, parts[part], part == 0 ? first : batch)) {
+            boolean fixedBatch = Feeds.hasFixedBatch(model);
+            int batch = Feeds.batchSize(model, 1);
+            int first = Math.min(indices.length, batch);
+            for (int start = 0, end = first; start < indices.length; start = end, end = indices.length) {
+                boolean measuring = start == 0;
+                for (Batch b : ctx.batches(dataset, Arrays.copyOfRange(indices, start, end), measuring ? first : batch)) {
                     Map<String, Tensor> feeds = Feeds.match(model, b.inputs());
                     Feeds.checkFinite(feeds, b.indices(), "calibration");
                     Map<String, Tensor> out = outputs.isEmpty() ? new HashMap<>() : new HashMap<>(s.run(feeds, outputs));
@@ -110,7 +105,7 @@ final class StatisticsPass {
                         }
                     });
                     p.advance(b.size());
-                    if (part == 0 && !fixedBatch) batch = adaptiveBatch(out, b.size());
+                    if (measuring && !fixedBatch) batch = adaptiveBatch(out, b.size());
                 }
             }
             if (pending != null) pending.get();
@@ -125,10 +120,6 @@ final class StatisticsPass {
         } finally {
             updater.shutdownNow();
         }
-    }
-
-    private static boolean hasFixedBatch(Model model) {
-        return model.graph().feedInputs().stream().anyMatch(v -> v.shape() != null && !v.shape().isEmpty() && v.shape().get(0).isFixed());
     }
 
     private int adaptiveBatch(Map<String, Tensor> out, int n) {
