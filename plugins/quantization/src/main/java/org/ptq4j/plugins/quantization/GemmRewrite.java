@@ -72,6 +72,7 @@ final class GemmRewrite {
             long srcK = back == null ? k : Long.parseLong(back[2]);
             gemmIn.set(0, back == null ? flat(g, mm, x, k, flat) : back[0]);
             String y2d = g.uniqueName(out + "_2d");
+            alias.put(y2d, result);                             // its values are the FP32 result's, flattened
             Node gemm = Node.of(mm.name(), "Gemm", gemmIn, List.of(y2d));
             String shape = outShape.computeIfAbsent(src + "|" + n, key -> n == srcK ? shapeOf(g, mm, src, prefix) : concat(g, mm, src, n, prefix));
             g.addNodeBefore(mm, gemm);
@@ -95,8 +96,10 @@ final class GemmRewrite {
             count++;
         }
         g.removeNodes(remove);
+        List<Node> unused = new ArrayList<>();
         for (String t : backs.keySet())                          // reshape backs that only fed rewritten MatMuls
-            if (g.consumers(t).isEmpty() && !g.isGraphOutput(t)) g.removeNodes(List.of(g.producer(t)));
+            if (g.consumers(t).isEmpty() && !g.isGraphOutput(t)) unused.add(g.producer(t));
+        TransformerGraph.removeDead(g, unused);                  // with the shape computations that only they read
         g.sortTopologically();
         return new Result(m, count, folded, alias);
     }

@@ -81,6 +81,15 @@ public class MinMaxQuantization implements Algorithm {
             }
         }
         model = named(model);
+        if (cfg.transformer()) {                                  // float clean-ups that cut per-node overhead
+            model = model.copy();
+            int reshapes = TransformerGraph.constantReshapes(model);
+            int gelus = cfg.approximateGelu() ? TransformerGraph.tanhGelu(model) : 0;
+            if (report != null) {
+                report.put(section, "constant Reshape shapes", reshapes + " run-time shape computations replaced by constants (0 = copy the input's dimension)");
+                if (cfg.approximateGelu()) report.put(section, "GELU", gelus + " erf GELUs computed in tanh form (ORT FastGelu; approximate_gelu: false keeps erf)");
+            }
+        }
         Model planned = model;
         Map<String, String> alias = Map.of();
         if (cfg.matmulToGemm()) {

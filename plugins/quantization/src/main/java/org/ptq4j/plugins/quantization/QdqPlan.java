@@ -33,6 +33,9 @@ import java.util.regex.PatternSyntaxException;
  *   every input and the output (QLinearAdd, QLinearMul, QLinearConcat, QLinearGlobalAveragePool...),
  *   only when every input carries a Q/DQ anyway (CNN residuals and concats); between float producers
  *   (a transformer's residual or attention-mask Add, GELU's Mul) they stay float.</li>
+ * <li><b>MatMul of two activations</b> (attention's probabilities x values): Q/DQ on both inputs and the
+ *   output (QLinearMatMul) when its output is read in integer form anyway (through data movement, by a
+ *   quantized layer); otherwise (attention scores feeding Softmax) it stays float.</li>
  * <li><b>Readers</b>: when the producer runs as an integer kernel every reader reads the DQ output;
  *   otherwise only quantized readers do and float readers keep the exact float tensor.</li>
  * <li><b>Data movement</b> (MaxPool, Reshape, Flatten, Transpose, Squeeze, ...): when a quantized op
@@ -136,6 +139,23 @@ final class QdqPlan {
             quantOps.add(n);
             plan.quantizedOther.add(n.name());
             need.addAll(data);
+            need.add(n.output(0));
+        }
+        for (Node n : g.nodes()) {                            // 2b. MatMul of two activations
+            if (!cfg.activationMatMul() || !n.opType().equals("MatMul") || !n.domain().isEmpty() || quantOps.contains(n) || plan.isConstant(n.input(1))) continue;
+            if (!plan.isFloat(n.input(0)) || !plan.isFloat(n.input(1)) || plan.isConstant(n.input(0))) continue;
+            if (ignored.contains(n)) { plan.skipped.put(n.name(), "ignored"); continue; }
+            if (!plan.readInteger(n.output(0), need)) {
+                // attention scores: Q x K^T feeds the float Scale/Softmax; an integer MatMul with float output
+                // (MatMulIntegerToFloat) plus a separate scale measured slower than ORT's float FusedMatMul
+                plan.skipped.put(n.name(), "MatMul of two activations whose output is read in float (e.g. attention scores): stays float, ORT's FusedMatMul is faster");
+                continue;
+            }
+            plan.skipped.remove(n.name());
+            quantOps.add(n);                                 // QLinearMatMul (e.g. attention probabilities x values)
+            plan.quantizedOther.add(n.name());
+            need.add(n.input(0));
+            need.add(n.input(1));
             need.add(n.output(0));
         }
         if (cfg.transformer()) for (Node n : g.nodes()) {      // 3. embedding tables
@@ -244,6 +264,20 @@ final class QdqPlan {
             if (c != null && c.opType().equals("Constant")) t = c.attribute("value").map(a -> a.asTensor()).orElse(null);
         }
         return t != null && t.numElements() == 1 && t.floats()[0] == 0f;
+    }
+
+    /**
+     * Whether {@code t} is read in integer form: it is needed by a quantized op, or its only reader
+     * (shape readers aside) is a data-movement op whose output is.
+     */
+    private boolean readInteger(String t, Set<String> need) {
+        if (need.contains(t)) return true;
+        if (g.isGraphOutput(t)) return false;
+        List<Node> readers = g.consumers(t).stream().filter(c -> !c.opType().equals("Shape") && !c.opType().equals("Size")).toList();
+        if (readers.size() != 1) return false;
+        Node c = readers.get(0);
+        return MOVE_OPS.contains(c.opType()) && c.domain().isEmpty() && c.outputs().size() == 1 && c.input(0).equals(t)
+                && readInteger(c.output(0), need);
     }
 
     /** Why a Conv / Gemm / MatMul cannot be quantized, or null. */

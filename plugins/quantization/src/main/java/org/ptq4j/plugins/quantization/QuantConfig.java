@@ -25,9 +25,13 @@ import java.util.Locale;
  *                         2-D Gemms ({@link GemmRewrite}), embedding Gather tables stored int8,
  *                         {@code mixed} preset by default
  * @param matmulToGemm     {@code matmul_to_gemm}: weight MatMul + bias Add as 2-D Gemm (default: transformer mode only)
+ * @param approximateGelu  {@code approximate_gelu}: the erf GELU computed in its tanh form, which ONNX Runtime
+ *                         runs as {@code FastGelu} (transformer mode only, default true; {@link TransformerGraph})
+ * @param activationMatMul {@code activation_matmul}: a MatMul of two activations whose output is read in integer
+ *                         form (attention's probabilities x values) runs as QLinearMatMul ({@link QdqPlan})
  */
 record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSize, int batchSize, long seed, boolean shuffle,
-                   boolean transformer, boolean matmulToGemm) {
+                   boolean transformer, boolean matmulToGemm, boolean approximateGelu, boolean activationMatMul) {
 
     /**
      * One side (weights or activations).
@@ -51,6 +55,8 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         return List.of(
                 ParamSpec.choice("preset", null, "performance (default): symmetric weights and activations; mixed (default for model_type transformer): symmetric weights, asymmetric activations", "performance", "mixed"),
                 ParamSpec.bool("matmul_to_gemm", null, "rewrite weight MatMul + bias Add as a 2-D Gemm that ONNX Runtime fuses with the bias into QGemm (default: true for model_type transformer, else false)"),
+                ParamSpec.bool("approximate_gelu", true, "model_type transformer: compute GELU in its tanh form (max error ~5e-4, below one int8 step), which ONNX Runtime runs as FastGelu, about a third cheaper"),
+                ParamSpec.bool("activation_matmul", true, "quantize a MatMul of two activations (attention's probabilities x values) when its output is read in integer form anyway (QLinearMatMul)"),
                 ParamSpec.choice("model_type", null, "transformer: weight MatMul + bias as QGemm, int8 embedding tables, mixed preset (default: generic)", "transformer"),
                 ParamSpec.integer("stat_subset_size", 300, "number of calibration samples").withRange(1.0, null),
                 ParamSpec.integer("stat_batch_size", null, "batch size of the statistics pass (default: the pipeline's)").withRange(1.0, null),
@@ -105,7 +111,9 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 !ig.has("validate") || ig.getBool("validate"));
         return new QuantConfig(w, a, ignored, p.integer("stat_subset_size").orElse(300),
                 p.integer("stat_batch_size").orElse(0), p.integer("seed").orElse(0), p.has("shuffle_data") && p.getBool("shuffle_data"), transformer,
-                p.has("matmul_to_gemm") ? p.getBool("matmul_to_gemm") : transformer);
+                p.has("matmul_to_gemm") ? p.getBool("matmul_to_gemm") : transformer,
+                transformer && (!p.has("approximate_gelu") || p.getBool("approximate_gelu")),
+                !p.has("activation_matmul") || p.getBool("activation_matmul"));
     }
 
     private static Side side(Params p, String key, boolean weights, boolean symmetricDefault, int bitsDefault) {
