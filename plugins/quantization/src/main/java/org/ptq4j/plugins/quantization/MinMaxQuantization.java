@@ -177,6 +177,26 @@ public class MinMaxQuantization implements Algorithm {
                 + (plan.layers.stream().anyMatch(l -> l.axis() >= 0) ? " per-channel" : " per-tensor"));
         report.put(section, "activations", (cfg.activations().symmetric() ? "symmetric" : "asymmetric") + " uint" + cfg.activations().bits());
         report.put(section, "calibration samples", samples);
+        // grouped by op type and reason (tensor names blanked): MiniLM leaves ~100 nodes float for a handful of reasons
+        Map<String, int[]> groups = new LinkedHashMap<>();
+        Map<String, String> example = new LinkedHashMap<>();
+        Map<String, org.ptq4j.spi.model.Node> byName = new java.util.HashMap<>();
+        for (org.ptq4j.spi.model.Node n : plan.graph().nodes()) byName.putIfAbsent(n.name(), n);
+        for (Map.Entry<String, String> e : plan.skipped.entrySet()) {
+            org.ptq4j.spi.model.Node n = byName.get(e.getKey());
+            String key = (n == null ? "?" : n.opType()) + "\u0000" + e.getValue().replaceAll("'[^']*'", "'..'");
+            groups.computeIfAbsent(key, k -> new int[1])[0]++;
+            example.putIfAbsent(key, e.getKey());
+        }
+        for (Map.Entry<String, int[]> e : groups.entrySet()) {
+            String[] k = e.getKey().split("\u0000", 2);
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("op", k[0]);
+            row.put("nodes", e.getValue()[0]);
+            row.put("reason", k[1]);
+            row.put("for example", example.get(e.getKey()));
+            report.row(section, "left in FP32, by reason", row);
+        }
         for (Map.Entry<String, String> e : plan.skipped.entrySet()) {
             Map<String, Object> row = new LinkedHashMap<>();
             row.put("node", e.getKey());

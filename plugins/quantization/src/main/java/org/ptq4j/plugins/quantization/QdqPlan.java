@@ -96,6 +96,9 @@ final class QdqPlan {
 
     private QdqPlan(Graph g) { this.g = g; }
 
+    /** The graph this plan was made for. */
+    Graph graph() { return g; }
+
     /** Plans the quantization of {@code model} (not modified). */
     static QdqPlan of(Model model, QuantConfig cfg, String algorithm) {
         long opset = model.opset();
