@@ -43,7 +43,7 @@ final class BenchmarkCommand implements Callable<Integer> {
     @Option(names = "--warmup", defaultValue = "10", paramLabel = "N", description = "warm-up runs per model (default ${DEFAULT-VALUE})") int warmup;
     @Option(names = "--runs", defaultValue = "50", paramLabel = "N", description = "timed runs per model (default ${DEFAULT-VALUE})") int runs;
     @Option(names = "--data", paramLabel = "NPY", description = "feed rows of this .npy (axis 0 = samples) to the first input instead of random values") Path data;
-    @Option(names = "--dim", paramLabel = "NAME=SIZE", description = "size of a symbolic input dimension, e.g. sequence=128 (the first dimension is --batch; others default to 1)") Map<String, Long> dims = new LinkedHashMap<>();
+    @Option(names = "--dim", paramLabel = "NAME=SIZE", description = "size of a symbolic input dimension, e.g. sequence_length=128 (the first dimension is --batch; others default to 1; an unknown name is an error)") Map<String, Long> dims = new LinkedHashMap<>();
     @Option(names = "--json", description = "print results as JSON") boolean json;
 
     @Override
@@ -108,6 +108,12 @@ final class BenchmarkCommand implements Callable<Integer> {
     }
 
     private Map<String, Tensor> feeds(List<ValueInfo> inputs) {
+        java.util.Set<String> symbolic = new java.util.LinkedHashSet<>();
+        for (ValueInfo v : inputs) if (v.shape() != null) for (Dim d : v.shape()) if (!d.isFixed() && d.param() != null) symbolic.add(d.param());
+        for (String name : dims.keySet())
+            if (!symbolic.contains(name))
+                throw new PtqException("--dim " + name + ": no input of " + models.get(0) + " has a dimension named '" + name + "'; its symbolic dimensions: "
+                        + (symbolic.isEmpty() ? "none" : String.join(", ", symbolic)));
         Map<String, Tensor> feeds = new LinkedHashMap<>();
         Random rnd = new Random(0);
         for (int i = 0; i < inputs.size(); i++) {

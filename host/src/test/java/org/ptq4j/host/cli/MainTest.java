@@ -198,5 +198,8 @@ class MainTest {
         assertTrue(doc.get("results").get(1).get("median_ms").asDouble() > 0);
         assertEquals(0, ptq("benchmark", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(), "--runs", "3"));
         assertTrue(stdout.contains("median_ms") && stdout.contains("speedup"), stdout);
+        // a --dim name no input has would silently leave that dimension at 1: an error naming the real ones
+        assertEquals(2, ptq("benchmark", "--model", dir.resolve("model.onnx").toString(), "--dim", "sequence=128", "--runs", "3"));
+        assertTrue(stderr.startsWith("error: --dim sequence: no input of " + dir.resolve("model.onnx") + " has a dimension named 'sequence'; its symbolic dimensions: "), stderr);
     }
 }
