@@ -101,9 +101,15 @@ abstract class BiasCorrectionBase implements Algorithm {
      * Returns whether the bias was changed.
      */
     static boolean correct(Model work, QuantizedLayer layer, float[] shift, double threshold, PipelineContext ctx, String step) {
+        return correct(work, layer, shift, threshold, ctx, step, null);
+    }
+
+    /** {@link #correct} with the measuring pass it belongs to in the report row (when not null). */
+    static boolean correct(Model work, QuantizedLayer layer, float[] shift, double threshold, PipelineContext ctx, String step, Integer pass) {
         float[] bias = layer.bias(work.graph());
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("layer", layer.layer().name());
+        if (pass != null) row.put("pass", pass);
         row.put("op", layer.layer().opType());
         row.put("channels", shift.length);
         row.put("mean_abs_shift_before", Means.meanAbs(shift));
@@ -123,9 +129,20 @@ abstract class BiasCorrectionBase implements Algorithm {
         }
         float[] applied = layer.shiftOutput(work, shift);
         row.put("mean_abs_shift_after", Means.meanAbs(Means.minus(shift, applied)));
+        if (bias != null && Means.meanAbs(applied) == 0) {
+            row.put("status", "unchanged: the shift is below the bias's resolution");
+            ctx.report().row(step, "layers", row);
+            return false;
+        }
         row.put("status", bias == null ? "corrected (bias added)" : "corrected");
         ctx.report().row(step, "layers", row);
         return true;
+    }
+
+    /** Whether {@link #correct} would leave a layer with bias {@code bias} (null: none) as it is for {@code shift}. */
+    static boolean rejected(float[] bias, float[] shift, float gain, double threshold) {
+        if (bias == null) return false;
+        return bias.length != shift.length || relativeChange(bias, shift, gain) >= threshold;
     }
 
     /** max_c |Δb_c / b_c| as in POT/NNCF; infinite when a bias element is zero. */

@@ -32,17 +32,23 @@ class BiasCorrectionTest {
 
     /**
      * The issue's goal: mean |shift| of the corrected layers at most half, top-1 agreement with FP32
-     * not lower. The full variant reaches it (measured x0.13), and so does Fast Bias Correction with
-     * {@code final_waves: 3} (x0.46). Fast Bias Correction as NNCF does it (the default, no pass of
-     * its own) judges each layer alone on the FP32 mean input: it removes the shift a layer's own
-     * weights cause but not what it inherits from earlier layers (Relu-rectified quantization noise),
-     * which dominates on this model (x0.83); for it the test asserts a 10 % fall.
+     * not lower, for either variant. Measured: BiasCorrection x0.13; FastBiasCorrection's default
+     * estimator (two short passes of the quantized model, corrections solved on a linear model of how
+     * a shift travels) x0.37, with {@code final_waves: 3} on top x0.30. NNCF's estimator (each layer
+     * alone on the FP32 mean input) removes what a layer's own weights cause but not what it inherits
+     * from earlier layers (Relu-rectified quantization noise), which dominates here (x0.83): for it the
+     * test asserts a 10 % fall.
      */
     @ParameterizedTest
-    @CsvSource({"BiasCorrection, 0, 0.5", "FastBiasCorrection, 3, 0.5", "FastBiasCorrection, 0, 0.9"})
-    void reducesTheHeldOutMeanShiftWithoutLosingTop1Agreement(String algorithm, int finalWaves, double bound) {
-        Run r = quantizeAndCorrect("fmnist_resnet.onnx", PER_TENSOR, algorithm,
-                algorithm.equals(FastBiasCorrection.NAME) ? Map.of("final_waves", finalWaves) : Map.of());
+    @CsvSource({"BiasCorrection, '', 0.5", "FastBiasCorrection, '', 0.5", "FastBiasCorrection, final_waves=3, 0.5",
+            "FastBiasCorrection, estimator=nncf, 0.9"})
+    void reducesTheHeldOutMeanShiftWithoutLosingTop1Agreement(String algorithm, String params, double bound) {
+        Map<String, Object> p = new java.util.HashMap<>();
+        for (String kv : params.split(" ")) if (!kv.isBlank()) {
+            String[] e = kv.split("=");
+            p.put(e[0], e[1].matches("\\d+") ? (Object) Integer.valueOf(e[1]) : e[1]);
+        }
+        Run r = quantizeAndCorrect("fmnist_resnet.onnx", PER_TENSOR, algorithm, p);
         List<Layer> corrected = correctedLayers(r);
         assertTrue(corrected.size() >= 5, "expected most of the 11 layers corrected, got " + corrected.size());
 
@@ -50,8 +56,8 @@ class BiasCorrectionTest {
         double after = meanAbsShift(r, r.corrected(), corrected, TEST_1K);
         int[] fp = top1(r.fp32(), TEST_1K);
         double agreeQ = agreement(top1(r.quantized(), TEST_1K), fp), agreeC = agreement(top1(r.corrected(), TEST_1K), fp);
-        System.out.printf("%s (final_waves %d) resnet per-tensor weights: %d layers corrected, held-out mean|shift| %.5f -> %.5f (x%.3f), top-1 agreement with FP32 %.4f -> %.4f%n",
-                algorithm, finalWaves, corrected.size(), before, after, after / before, agreeQ, agreeC);
+        System.out.printf("%s %s resnet per-tensor weights: %d layers corrected, held-out mean|shift| %.5f -> %.5f (x%.3f), top-1 agreement with FP32 %.4f -> %.4f%n",
+                algorithm, p, corrected.size(), before, after, after / before, agreeQ, agreeC);
         if (Boolean.getBoolean("bc.debug"))
             for (Layer l : corrected) System.out.printf("  %s held-out %.5f -> %.5f%n", l.name(), meanAbsShift(r, r.quantized(), List.of(l), TEST_1K), meanAbsShift(r, r.corrected(), List.of(l), TEST_1K));
         assertTrue(after <= bound * before, "mean |shift| " + before + " -> " + after + " is not at most x" + bound);
@@ -61,7 +67,7 @@ class BiasCorrectionTest {
         assertTrue(fused >= 10, "quantized resnet runs " + fused + " integer kernels");
         assertEquals(fused, fusedIntegerOps(r.corrected(), r.ctx()), "integer kernels lost by the correction");
 
-        // the run summary has one row per layer and measurement (the final waves measure again) with the shift before and after
+        // the run summary has one row per layer and measurement (passes, final waves) with the shift before and after
         List<?> rows = (List<?>) asMap(r.ctx().report().asMap().get(algorithm)).get("layers");
         assertEquals(corrected.size(), rows.stream().filter(o -> asMap(o).get("status").toString().startsWith("corrected")).map(o -> asMap(o).get("layer")).distinct().count());
         for (Object o : rows) {
@@ -143,10 +149,11 @@ class BiasCorrectionTest {
                 : PER_TENSOR);
         var calib = ctx.dataset("calibration").orElseThrow();
         var requests = dq.statistics(fp32, p, ctx);
-        assertTrue(requests.stream().anyMatch(r -> r.spec() instanceof org.ptq4j.spi.stats.MeanSpec), "no bias-correction statistics merged");
+        assertTrue(requests.stream().anyMatch(r -> r.spec() instanceof org.ptq4j.spi.stats.MeanSpec || r.spec() instanceof FirstSamplesMeanSpec),
+                "no bias-correction statistics merged");
         Model c = dq.apply(fp32, p, ctx.collect(fp32, calib, ctx.subset(calib, 300, 0, false), requests), ctx);
         List<?> rows = (List<?>) asMap(ctx.report().asMap().get(algorithm)).get("layers");
-        assertEquals(11, rows.size(), rows.toString());
+        assertEquals(11, rows.stream().map(o -> asMap(o).get("layer")).distinct().count(), rows.toString());
         // the same bias edits as the step run on its own after MinMax
         Run alone = quantizeAndCorrect("fmnist_resnet.onnx", PER_TENSOR, algorithm, Map.of());
         for (Layer l : Layer.find(fp32.graph(), true))

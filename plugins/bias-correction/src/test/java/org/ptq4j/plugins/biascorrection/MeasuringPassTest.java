@@ -1,0 +1,101 @@
+package org.ptq4j.plugins.biascorrection;
+
+import org.junit.jupiter.api.Test;
+import org.ptq4j.host.run.HostContext;
+import org.ptq4j.spi.data.Dataset;
+import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.stats.MeanSpec;
+import org.ptq4j.spi.stats.StatisticRequest;
+import org.ptq4j.spi.stats.Statistics;
+import org.ptq4j.spi.tensor.Tensor;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.ptq4j.plugins.biascorrection.Fixtures.*;
+
+/** The measuring passes against plain collection of the same tensors, and the statistic the FP32 side is read with. */
+class MeasuringPassTest {
+    @Test
+    void measuredLayerInputMeansAreExactAndTheLayersKeepTheirIntegerKernels() {
+        Run r = quantizeAndCorrect("fmnist_resnet.onnx", BiasCorrectionTest.PER_TENSOR, FastBiasCorrection.NAME, Map.of("estimator", "nncf"));
+        HostContext ctx = r.ctx();
+        Dataset ds = ctx.dataset("calibration").orElseThrow();
+        int[] head = Arrays.copyOf(ctx.subset(ds, ds.size(), 0, false), 40);
+        Model work = r.quantized().copy();
+        List<QuantizedLayer> layers = BiasCorrectionBase.layers(work, r.fp32(), false);
+        Statistics fp = ctx.collect(r.fp32(), ds, head, MeanModel.fp32Requests(r.fp32().graph(), layers.stream().map(QuantizedLayer::layer).toList(), 40));
+        MeasuringPass pass = new MeasuringPass(work.graph(), layers, new MeanModel(work.graph(), r.fp32().graph(), layers, fp, 40).inputShapes());
+
+        // the taps read the 8-bit tensors the fused kernels read: ONNX Runtime fuses as many integer kernels as in the
+        // quantized model up to the last layer input (the measuring model ends there)
+        Model typed = work.copy();
+        List<String> read = layers.stream().map(l -> typed.graph().producer(l.node().input(0)).input(0)).distinct().toList();
+        for (String t : read) typed.graph().valueInfos().put(t, new org.ptq4j.spi.model.ValueInfo(t, org.ptq4j.spi.tensor.DType.UINT8, null));
+        long expected = fusedIntegerOps(SubModels.prefix(typed, read), ctx);
+        assertEquals(expected, fusedIntegerOps(pass.tappedModel(work), ctx), "integer kernels in the measuring model");
+        assertEquals(fusedIntegerOps(work, ctx) - 1, expected, "all but the last layer (the Gemm, after the last layer input)");
+
+        Map<String, Tensor> first = pass.first(work, ds, head, 10, ctx);
+        assertMatchesDirect(first, work, ds, head, layers, ctx);
+        // a later pass over all the first pass's samples is a plain measurement of the corrected model
+        QuantizedLayer stem = layers.get(0);
+        float[] shift = new float[stem.bias(work.graph()).length];
+        Arrays.fill(shift, 0.05f);
+        MeasuringPass full = new MeasuringPass(work.graph(), layers, new MeanModel(work.graph(), r.fp32().graph(), layers, fp, 40).inputShapes());
+        full.first(work, ds, head, head.length, ctx);
+        stem.shiftOutput(work, shift);
+        assertMatchesDirect(full.again(work, ds, ctx), work, ds, head, layers, ctx);
+        // over fewer: the first pass's means moved by the change on those, which for the stem's output is nearly uniform
+        Map<String, Tensor> partial = pass.again(work, ds, ctx);
+        String down1 = layers.get(1).node().input(0);
+        Tensor direct = (Tensor) ctx.collect(work, ds, head, List.of(new StatisticRequest(down1, MeanSpec.overSamples()))).get(down1, MeanSpec.overSamples());
+        assertEquals(Means.meanAbs(direct.floats()), Means.meanAbs(partial.get(down1).floats()), 0.02 * Means.meanAbs(direct.floats()));
+    }
+
+    private static void assertMatchesDirect(Map<String, Tensor> measured, Model m, Dataset ds, int[] idx, List<QuantizedLayer> layers, HostContext ctx) {
+        for (QuantizedLayer l : layers) {
+            String x = l.node().input(0);
+            Tensor direct = (Tensor) ctx.collect(m, ds, idx, List.of(new StatisticRequest(x, MeanSpec.overSamples()))).get(x, MeanSpec.overSamples());
+            assertArrayEquals(direct.shape(), measured.get(x).shape(), x);
+            assertArrayEquals(direct.floats(), measured.get(x).floats(), 1e-5f, x);
+        }
+    }
+
+    @Test
+    void firstSamplesMeanSeesOnlyTheFirstSamplesAcrossBatches() {
+        SplittableRandom r = new SplittableRandom(3);
+        int n = 12, c = 3, hw = 4;
+        float[] v = new float[n * c * hw];
+        for (int i = 0; i < v.length; i++) v[i] = (float) r.nextDouble(-1, 1);
+        Tensor all = Tensor.ofFloats(new long[]{n, c, 2, 2}, v);
+        var collector = new FirstSamplesMeanSpec(6, -1).create();
+        collector.update(all.slice0(0, 3));
+        collector.update(all.slice0(3, 8));
+        collector.update(all.slice0(8, 12));
+        var means = (FirstSamplesMeanSpec.Means) collector.result();
+        assertEquals(6, means.count());
+        float[] expected = new float[c * hw];
+        for (int s = 0; s < 6; s++) for (int j = 0; j < expected.length; j++) expected[j] += v[s * c * hw + j] / 6;
+        assertArrayEquals(expected, means.mean().floats(), 1e-6f);
+        assertArrayEquals(new long[]{1, c, 2, 2}, means.mean().shape());
+        // the share of positive values per channel, over the first samples it saw (6 of the 8 it may count)
+        for (int ch = 0; ch < c; ch++) {
+            int pos = 0;
+            for (int s = 0; s < 6; s++) for (int k = 0; k < hw; k++) if (v[s * c * hw + ch * hw + k] > 0) pos++;
+            assertEquals(pos / (6.0 * hw), means.positive()[ch], 1e-6, "channel " + ch);
+        }
+        // per feature of a sequence: each sample averaged over its positions first
+        var seq = new FirstSamplesMeanSpec(2, 2).create();
+        seq.update(Tensor.ofFloats(new long[]{1, 2, 2}, new float[]{1, 2, 3, 4}));
+        seq.update(Tensor.ofFloats(new long[]{1, 4, 2}, new float[]{0, 0, 0, 0, 0, 0, 8, 8}));
+        seq.update(Tensor.ofFloats(new long[]{1, 1, 2}, new float[]{100, 100}));
+        var sm = (FirstSamplesMeanSpec.Means) seq.result();
+        assertArrayEquals(new float[]{(2 + 2) / 2f, (3 + 2) / 2f}, sm.mean().floats(), 1e-6f);
+        assertArrayEquals(new long[]{1, 1, 2}, sm.mean().shape());
+    }
+}
