@@ -22,7 +22,7 @@ class RankingComparisonTest {
     record Outcome(String kase, String scheme, boolean met, int fp32Layers, int full, int ranking, double drop) {}
 
     static final Object[][] CASES = {
-            {"DefaultQuantization W4, budget 0.005", "DefaultQuantization", Map.of("weights", Map.of("bits", 4)), 0.005},
+            {"DefaultQuantization W4, budget 0.005", "DefaultQuantization", AccuracyAwareQuantizationTest.BASE_PARAMS, 0.005},
             {"MinMaxQuantization W3, budget 0.005", "MinMaxQuantization", Map.of("weights", Map.of("bits", 3)), 0.005},
     };
     static final Object[][] SCHEMES = {
