@@ -34,11 +34,13 @@ import java.util.function.BiPredicate;
  * that is the same at every position of a channel moves a layer's output mean by {@code A d} with
  * {@code A[o,i] = sum_{a,b} W[o,i,a,b] * (share of output positions at which tap (a, b) is inside
  * the input)}; Add, Sub, Concat, pools, Flatten, Reshape, DequantizeLinear carry it as they carry
- * values (MaxPool: a uniform shift of a window moves its maximum alike); a gated node (a
- * QuantizeLinear that clips at its lower end, i.e. a Relu folded into the zero point, or a Relu) lets
- * it through where values got through, {@code d * P(value > low end)} per channel, as measured. An
- * operator with no such rule (Sigmoid, a product of two activations, a Transpose ...) stops it: a
- * layer behind one takes its shift as measured.
+ * values (MaxPool: a uniform shift of a window moves its maximum alike); a Relu, or a QuantizeLinear
+ * clipping at its lower end (a Relu folded into the zero point), lets through {@code d * P(x > 0)}
+ * per channel, P being FP32's share of positive values at that Relu (FP32's statistics pass reads the
+ * Relu's output anyway) - unless its input cannot be negative (it follows another Relu through
+ * sign-keeping ops), when everything a correction moves is positive already and passes whole. An
+ * operator with no rule (Sigmoid, a product of two activations, a Transpose ...) stops the shift: a
+ * layer behind one takes its shift as measured (and the report says so).
  * <p>
  * <b>Solving.</b> In graph order, each layer gets the shift that leaves its output mean at FP32's
  * once the corrections before it are in:
@@ -553,42 +555,43 @@ final class MeanModel {
 
         /** S[a][b] = sum of one input channel {@code m[off ...]} over the positions tap (a, b) reads. */
         double[] tapSums(float[] m, int off) {
-            // per row, prefix sums of the columns in each residue class modulo the stride: any tap's columns are one such run
-            double[] prefix = new double[w + sw];
-            double[] rows = new double[h * kw];
+            // per row: the sum over the columns tap column b reads (a run of stride sw), then over the rows tap row a reads
+            double[] rows = new double[h * kw], prefix = sw == 1 ? new double[w + 1] : null;
+            int[] colFirst = new int[kw], colCount = new int[kw];
+            for (int b = 0; b < kw; b++) { colFirst[b] = colFirst(b); colCount[b] = insideCols(b); }
             for (int r = 0; r < h; r++) {
                 int base = off + r * w;
-                for (int rho = 0; rho < sw; rho++) {
-                    int at = rho == 0 ? 0 : columnsBefore(rho);
+                if (prefix != null) {
                     double acc = 0;
-                    prefix[at + rho] = 0;
-                    for (int c = rho, k = 0; c < w; c += sw, k++) { acc += m[base + c]; prefix[at + rho + k + 1] = acc; }
+                    for (int c = 0; c < w; c++) { acc += m[base + c]; prefix[c + 1] = acc; }
                 }
                 for (int b = 0; b < kw; b++) {
-                    int first = -pl + b * dw, lo = Math.max(0, ceilDiv(-first, sw)), hi = Math.min(ow - 1, Math.floorDiv(w - 1 - first, sw));
-                    if (hi < lo) continue;
-                    int c0 = first + lo * sw, rho = c0 % sw, k0 = c0 / sw, at = (rho == 0 ? 0 : columnsBefore(rho)) + rho;
-                    rows[r * kw + b] = prefix[at + k0 + hi - lo + 1] - prefix[at + k0];
+                    int first = colFirst[b], n = colCount[b];
+                    if (n == 0) continue;
+                    double s;
+                    if (prefix != null) s = prefix[first + n] - prefix[first];
+                    else { s = 0; for (int k = 0, c = base + first; k < n; k++, c += sw) s += m[c]; }
+                    rows[r * kw + b] = s;
                 }
             }
             double[] taps = new double[kh * kw];
-            for (int a = 0; a < kh; a++)
-                for (int o = 0; o < oh; o++) {
-                    int r = o * sh - pt + a * dh;
-                    if (r < 0 || r >= h) continue;
+            for (int a = 0; a < kh; a++) {
+                int first = rowFirst(a), n = insideRows(a);
+                for (int k = 0, r = first; k < n; k++, r += sh)
                     for (int b = 0; b < kw; b++) taps[a * kw + b] += rows[r * kw + b];
-                }
+            }
             return taps;
         }
 
-        /** Columns of residue classes 0 .. rho - 1 (a layout of the per-row prefix sums: class rho starts after them, one slot each). */
-        private int columnsBefore(int rho) {
-            int n = 0;
-            for (int q = 0; q < rho; q++) n += (w - q + sw - 1) / sw;
-            return n;
-        }
+        /** The first input column kernel column {@code b} reads inside the input (its runs are {@code sw} apart). */
+        private int colFirst(int b) { return firstInside(b, dw, sw, pl, w, ow); }
 
-        private static int ceilDiv(int a, int b) { return -Math.floorDiv(-a, b); }
+        private int rowFirst(int a) { return firstInside(a, dh, sh, pt, h, oh); }
+
+        private static int firstInside(int a, int d, int s, int p, int size, int out) {
+            for (int o = 0; o < out; o++) { int i = o * s - p + a * d; if (i >= 0 && i < size) return i; }
+            return 0;
+        }
 
         /** A Conv with {@code weight} [C_out, C_in / groups, kh(, kw)] over {@code inChannels} input channels. */
         Linear conv(Tensor weight, int inChannels) {
