@@ -20,7 +20,7 @@ class TuningAndBudgetTest {
     void tuningTriesTheMixedPresetAndRangeEstimatorsBeforeReverting() {
         AccuracyAwareQuantizationTest.load();
         var r = AccuracyAwareQuantizationTest.run(AccuracyAwareQuantizationTest.values(
-                "base_algorithm", "MinMaxQuantization", "tune_hyperparams", true));
+                "base_algorithm", "MinMaxQuantization", "base_params", Map.of("weights", Map.of("bits", 4)), "tune_hyperparams", true));
         List<Map<String, Object>> rows = (List<Map<String, Object>>) r.report().get("tuning");
         System.out.println("tuning: " + rows + " -> base_params " + r.report().get("base_params") + ", FP32 layers " + r.reverted());
         assertFalse(rows.isEmpty());
