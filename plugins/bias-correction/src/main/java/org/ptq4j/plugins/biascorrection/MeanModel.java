@@ -274,7 +274,8 @@ final class MeanModel {
         float[] dx = d.get(x), moved = null;
         if (dx != null && dx.length == lq.inChannels()) moved = lq.apply(dx);
         else if (dx != null || unknown.contains(x))
-            notes.add(l.layer().name() + ": the corrections before it reach it through an operator with no mean rule; its shift is taken as measured");
+            notes.add(l.layer().name() + ": the mean model does not follow the corrections before it to its input (an operator without a rule, "
+                    + "or a layer over a sequence before it); its shift is taken as measured");
         float[] t = targets.get(i);
         float[] shift = new float[t.length];
         for (int c = 0; c < t.length; c++)

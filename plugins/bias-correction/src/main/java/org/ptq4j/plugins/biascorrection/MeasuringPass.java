@@ -105,7 +105,7 @@ final class MeasuringPass {
 
     private void run(Session s, Tapped t, Dataset ds, int[] idx, Map<String, double[]> sums, PipelineContext ctx, Progress p) {
         List<String> wanted = t.taps.values().stream().map(Tap::output).toList();
-        for (Batch b : ctx.batches(ds, idx, ctx.batchSize())) {
+        for (Batch b : ctx.batches(ds, idx, batchSize(t.model, ctx.batchSize()))) {
             Map<String, Tensor> feeds = feeds(t.model, b.inputs());
             if (t.ones) {
                 byte[] ones = new byte[b.size()];
@@ -120,6 +120,13 @@ final class MeasuringPass {
             });
             p.advance(b.size());
         }
+    }
+
+    /** The batch size the model takes: a fixed leading dimension of its inputs, else {@code requested}. */
+    private static int batchSize(Model model, int requested) {
+        for (ValueInfo v : model.graph().feedInputs())
+            if (!v.name().equals(ONES) && v.shape() != null && !v.shape().isEmpty() && v.shape().get(0).isFixed()) return (int) v.shape().get(0).value();
+        return Math.max(1, requested);
     }
 
     /** The model's feed inputs from a batch; a single-input model takes a batch's single tensor under any name. */
