@@ -78,6 +78,22 @@ class BiasCorrectionTest {
     }
 
     @Test
+    void aLayerTheThresholdRefusesStaysAsItIsInEveryPass() {
+        Run r = quantizeAndCorrect("fmnist_resnet.onnx", PER_TENSOR, FastBiasCorrection.NAME, Map.of("threshold", 1.0));
+        List<?> rows = (List<?>) asMap(r.ctx().report().asMap().get(FastBiasCorrection.NAME)).get("layers");
+        List<Object> refused = rows.stream().map(o -> asMap(o)).filter(m -> m.get("status").toString().startsWith("skipped")).map(m -> m.get("layer")).toList();
+        assertFalse(refused.isEmpty(), "expected a layer over a relative bias change of 1: " + rows);
+        for (Layer l : Layer.find(r.fp32().graph(), true)) {
+            if (!refused.contains(l.name())) continue;
+            assertArrayEquals(QuantizedLayer.find(l, r.quantized().graph()).bias(r.quantized().graph()),
+                    QuantizedLayer.find(l, r.corrected().graph()).bias(r.corrected().graph()), l.name());
+            // refused in the first pass, not tried again in the second
+            assertEquals(1, rows.stream().filter(o -> asMap(o).get("layer").equals(l.name())).count(), l.name());
+        }
+        assertFalse(correctedLayers(r).isEmpty(), "the others are corrected");
+    }
+
+    @Test
     void stepsAreFoundByNameAndNeedTheQuantizersAnnotation() {
         HostContext ctx = context(CALIB);
         for (String name : List.of(FastBiasCorrection.NAME, BiasCorrection.NAME)) {
