@@ -92,14 +92,16 @@ public class FastBiasCorrection extends BiasCorrectionBase {
 
     /**
      * FP32 statistics: for the default estimator each layer's mean input over the first
-     * {@code measuring_subset_size} samples; for NNCF's, mean inputs and per-channel mean outputs.
+     * {@code measuring_subset_size} samples (and the share of positive values at each Relu); for
+     * NNCF's, mean inputs and per-channel mean outputs; with final waves, per-channel mean outputs too.
      */
     @Override
     public List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
         List<Layer> layers = Layer.find(model.graph(), !params.getBool("apply_for_all_nodes"));
-        if (!nncf(params)) return MeanModel.fp32Requests(model.graph(), layers, params.getInt("measuring_subset_size"));
         List<StatisticRequest> r = new ArrayList<>();
-        for (Layer l : layers) r.addAll(l.requests(true));
+        boolean nncf = nncf(params);
+        if (!nncf) r.addAll(MeanModel.fp32Requests(model.graph(), layers, params.getInt("measuring_subset_size")));
+        if (nncf || params.getInt("final_waves") > 0) for (Layer l : layers) r.addAll(l.requests(nncf));
         return r;
     }
 
