@@ -40,8 +40,8 @@ import java.util.Set;
  * ({@link MeanModel}). Where many inputs share a value (an image's uniform background) the quantized
  * network does not answer linearly, so {@code measuring_passes} (default 2) passes are made, each on
  * the model as corrected so far; the later ones measure a quarter of the samples and add the change
- * they see to the first pass's means. Cost: two sessions on the quantized model and a pass over
- * 1.25 x {@code measuring_subset_size} samples.
+ * they see to the first pass's means. Cost: one session on the quantized model (the later passes feed
+ * it the corrected biases) and a pass over 1.25 x {@code measuring_subset_size} samples.
  * <p>
  * <b>{@code nncf}</b> is POT's / NNCF's estimator: every quantized layer is judged alone, on the FP32
  * mean input, so the correction needs no pass over data of its own:
@@ -177,31 +177,32 @@ public class FastBiasCorrection extends BiasCorrectionBase {
         Statistics fp = statistics != null && statistics.samples() == idx.length && req.stream().allMatch(statistics::has)
                 ? statistics : ctx.collect(fp32, ds, head, req);
         MeanModel model = new MeanModel(work.graph(), fp32.graph(), layers, fp, wanted);
-        MeasuringPass measuring = new MeasuringPass(work.graph(), layers, model.inputShapes());
         ctx.report().put(NAME, "measuring passes", passes == 1 ? "1 over " + head.length + " samples"
                 : passes + " (the first over " + head.length + " samples, the others over " + later + ")");
         boolean[] enabled = new boolean[layers.size()];
         Arrays.fill(enabled, true);
-        for (int pass = 1; pass <= passes; pass++) {
-            List<QuantizedLayer> now = layers.stream().map(l -> QuantizedLayer.find(l.layer(), work.graph())).toList();
-            Map<String, Tensor> m;
-            if (pass == 1) {
-                CompletableFuture<Void> prepared = CompletableFuture.runAsync(model::prepare); // Java work while ONNX Runtime measures
-                m = measuring.first(work, ds, head, later, ctx);
-                prepared.join();
-            } else {
-                m = measuring.again(work, ds, ctx);
-            }
-            boolean[] before = enabled.clone();
-            MeanModel.Solution s = model.solve(m, work, now, enabled, (l, shift) -> rejected(l.bias(work.graph()), shift, l.biasGain(), threshold));
-            if (pass == 1) for (String note : s.notes()) {
-                ctx.report().note(NAME, note);
-                ctx.log().info("{}: {}", NAME, note);
-            }
-            for (int i = 0; i < layers.size(); i++) {
-                float[] shift = s.shifts().get(i);
-                if (shift == null || !before[i]) continue;
-                if (correct(work, now.get(i), shift, threshold, ctx, NAME, pass)) corrected.add(layers.get(i).layer().name());
+        try (MeasuringPass measuring = new MeasuringPass(work.graph(), layers, model.inputShapes())) {
+            for (int pass = 1; pass <= passes; pass++) {
+                List<QuantizedLayer> now = layers.stream().map(l -> QuantizedLayer.find(l.layer(), work.graph())).toList();
+                Map<String, Tensor> m;
+                if (pass == 1) {
+                    CompletableFuture<Void> prepared = CompletableFuture.runAsync(model::prepare); // Java work while ONNX Runtime measures
+                    m = measuring.first(work, ds, head, later, ctx);
+                    prepared.join();
+                } else {
+                    m = measuring.again(work, ds, ctx);
+                }
+                boolean[] before = enabled.clone();
+                MeanModel.Solution s = model.solve(m, work, now, enabled, (l, shift) -> rejected(l.bias(work.graph()), shift, l.biasGain(), threshold));
+                if (pass == 1) for (String note : s.notes()) {
+                    ctx.report().note(NAME, note);
+                    ctx.log().info("{}: {}", NAME, note);
+                }
+                for (int i = 0; i < layers.size(); i++) {
+                    float[] shift = s.shifts().get(i);
+                    if (shift == null || !before[i]) continue;
+                    if (correct(work, now.get(i), shift, threshold, ctx, NAME, pass)) corrected.add(layers.get(i).layer().name());
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.ptq4j.plugins.biascorrection.Fixtures.*;
 
 /** The measuring passes against plain collection of the same tensors, and the statistic the FP32 side is read with. */
@@ -40,21 +41,27 @@ class MeasuringPassTest {
         assertEquals(expected, fusedIntegerOps(pass.tappedModel(work), ctx), "integer kernels in the measuring model");
         assertEquals(fusedIntegerOps(work, ctx) - 1, expected, "all but the last layer (the Gemm, after the last layer input)");
 
-        Map<String, Tensor> first = pass.first(work, ds, head, 10, ctx);
-        assertMatchesDirect(first, work, ds, head, layers, ctx);
-        // a later pass over all the first pass's samples is a plain measurement of the corrected model
-        QuantizedLayer stem = layers.get(0);
-        float[] shift = new float[stem.bias(work.graph()).length];
-        Arrays.fill(shift, 0.05f);
-        MeasuringPass full = new MeasuringPass(work.graph(), layers, new MeanModel(work.graph(), r.fp32().graph(), layers, fp, 40).inputShapes());
-        full.first(work, ds, head, head.length, ctx);
-        stem.shiftOutput(work, shift);
-        assertMatchesDirect(full.again(work, ds, ctx), work, ds, head, layers, ctx);
-        // over fewer: the first pass's means moved by the change on those, which for the stem's output is nearly uniform
-        Map<String, Tensor> partial = pass.again(work, ds, ctx);
-        String down1 = layers.get(1).node().input(0);
-        Tensor direct = (Tensor) ctx.collect(work, ds, head, List.of(new StatisticRequest(down1, MeanSpec.overSamples()))).get(down1, MeanSpec.overSamples());
-        assertEquals(Means.meanAbs(direct.floats()), Means.meanAbs(partial.get(down1).floats()), 0.02 * Means.meanAbs(direct.floats()));
+        try (MeasuringPass pass2 = pass; MeasuringPass full = new MeasuringPass(work.graph(), layers,
+                new MeanModel(work.graph(), r.fp32().graph(), layers, fp, 40).inputShapes())) {
+            Map<String, Tensor> first = pass.first(work, ds, head, 10, ctx);
+            assertMatchesDirect(first, work, ds, head, layers, ctx);
+            // a later pass over all the first pass's samples is a plain measurement of the corrected model, made in the
+            // first pass's session with the corrected biases fed to it: every layer's bias, not just the stem's, moves
+            full.first(work, ds, head, head.length, ctx);
+            for (QuantizedLayer l : layers) {
+                float[] shift = new float[l.bias(work.graph()).length];
+                for (int c = 0; c < shift.length; c++) shift[c] = (c % 3 - 1) * 0.05f;
+                QuantizedLayer.find(l.layer(), work.graph()).shiftOutput(work, shift);
+            }
+            Map<String, Tensor> again = full.again(work, ds, ctx);
+            assertTrue(full.reusesSession(), "the later pass opened a session of its own");
+            assertMatchesDirect(again, work, ds, head, layers, ctx);
+            // over fewer: the first pass's means moved by the change on those
+            Map<String, Tensor> partial = pass.again(work, ds, ctx);
+            String down1 = layers.get(1).node().input(0);
+            Tensor direct = (Tensor) ctx.collect(work, ds, head, List.of(new StatisticRequest(down1, MeanSpec.overSamples()))).get(down1, MeanSpec.overSamples());
+            assertEquals(Means.meanAbs(direct.floats()), Means.meanAbs(partial.get(down1).floats()), 0.02 * Means.meanAbs(direct.floats()));
+        }
     }
 
     private static void assertMatchesDirect(Map<String, Tensor> measured, Model m, Dataset ds, int[] idx, List<QuantizedLayer> layers, HostContext ctx) {
