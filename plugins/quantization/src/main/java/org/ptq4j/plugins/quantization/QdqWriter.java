@@ -4,6 +4,7 @@ import org.ptq4j.spi.model.Attribute;
 import org.ptq4j.spi.model.Graph;
 import org.ptq4j.spi.model.Model;
 import org.ptq4j.spi.model.Node;
+import org.ptq4j.spi.model.ValueInfo;
 import org.ptq4j.spi.stats.Range;
 import org.ptq4j.spi.tensor.DType;
 import org.ptq4j.spi.tensor.Tensor;
@@ -28,6 +29,8 @@ final class QdqWriter {
     private final Map<String, QuantMath.QParams> params = new HashMap<>();
     /** DQ output name -> the point (its {@code replaced} tensor) it dequantizes. */
     private final Map<String, String> dqToPoint = new HashMap<>();
+    /** Graph outputs now produced by their DQ -> the quantized op's renamed float output. */
+    private final Map<String, String> renamed = new HashMap<>();
 
     private QdqWriter(Graph g, QdqPlan plan, QuantConfig cfg) {
         this.g = g;
@@ -67,21 +70,46 @@ final class QdqWriter {
         }
     }
 
-    /** Q -> DQ on one activation tensor; every reader of the tensor reads the DQ output. */
+    /**
+     * Q -> DQ on one activation tensor; every reader of the tensor reads the DQ output. When the tensor
+     * is a graph output produced by a quantized op (a model ending in a Conv), the graph output becomes
+     * the DQ output under the same name, as ONNX Runtime's quantizer does: else the op's float output
+     * would be read by the graph output and ONNX Runtime could not fuse the op into its integer kernel.
+     * Float readers keep reading the op's exact float output (renamed).
+     */
     private void activation(QdqPlan.Point p) {
         QuantMath.QParams qp = params.get(p.replaced());
         String base = p.replaced();
         List<Node> readers = new ArrayList<>();
         for (Node r : g.consumers(p.replaced()))
             if (p.exclusive() || plan.quantizedReaders.contains(r.output(0))) readers.add(r);
+        Node producer = g.producer(base);
+        boolean output = p.input().equals(base) && g.isGraphOutput(base) && producer != null && producer.domain().isEmpty()
+                && (QdqPlan.LAYER_OPS.contains(producer.opType()) || QdqPlan.ARITH_OPS.contains(producer.opType()));
+        String qInput = p.input();
+        if (output) {
+            String exact = g.uniqueName(base + "_float");
+            for (Node c : g.consumers(base)) {
+                if (readers.contains(c)) continue;
+                List<String> in = c.inputs();
+                for (int i = 0; i < in.size(); i++) if (in.get(i).equals(base)) in.set(i, exact);
+            }
+            List<String> outs = producer.outputs();
+            for (int i = 0; i < outs.size(); i++) if (outs.get(i).equals(base)) outs.set(i, exact);
+            ValueInfo vi = g.valueInfos().remove(base);
+            if (vi != null) g.valueInfos().put(exact, new ValueInfo(exact, vi.dtype(), vi.shape()));
+            g.touch();
+            qInput = exact;
+            renamed.put(base, exact);
+        }
         String scale = g.uniqueName(base + "_scale");
         String zp = g.uniqueName(base + "_zero_point");
         g.initializers().put(scale, Tensor.scalarFloat(qp.scale()));
         g.initializers().put(zp, Tensor.ofBytes(DType.UINT8, new long[0], new byte[]{(byte) qp.zeroPoint()}));
         String q = g.uniqueName(base + "_quantized");
-        String dq = g.uniqueName(base + "_dequantized");
+        String dq = output ? base : g.uniqueName(base + "_dequantized");
         dqToPoint.put(dq, p.replaced());
-        Node qn = Node.of(g.uniqueName(base + "_QuantizeLinear"), "QuantizeLinear", List.of(p.input(), scale, zp), List.of(q));
+        Node qn = Node.of(g.uniqueName(base + "_QuantizeLinear"), "QuantizeLinear", List.of(qInput, scale, zp), List.of(q));
         Node dqn = Node.of(g.uniqueName(base + "_DequantizeLinear"), "DequantizeLinear", List.of(q, scale, zp), List.of(dq));
         Node anchor = readers.isEmpty() ? null : readers.get(0);
         for (Node n : g.nodes()) if (readers.contains(n)) { anchor = n; break; }
@@ -100,7 +128,7 @@ final class QdqWriter {
 
     /** int8 weight (+ int32 bias) behind DequantizeLinear for one layer. */
     private void layer(QdqPlan.Layer l) {
-        Node n = findByOutput(l.node().output(0));
+        Node n = findByOutput(renamed.getOrDefault(l.node().output(0), l.node().output(0)));
         QuantConfig.Side ws = cfg.weights();
         Tensor w = g.initializer(l.weight()).orElseThrow();
         QuantMath.QWeights qw = QuantMath.weights(w.floats(), w.shape(), l.axis(), ws.symmetric(), ws.bits(), ws.range());

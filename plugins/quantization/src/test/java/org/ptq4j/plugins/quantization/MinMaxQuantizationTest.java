@@ -285,6 +285,45 @@ class MinMaxQuantizationTest {
         assertTrue(Fixtures.top1(q) >= 0.9043 - 0.003);
     }
 
+    /**
+     * A model ending in a Conv (fmnist_cnn cut after its last Conv, whose output becomes the graph
+     * output, as in segmentation or detection heads): the graph output is the DQ of the Conv's output
+     * under the same name, so ONNX Runtime fuses every Conv, and no Q/DQ pair is left without a reader.
+     */
+    @Test
+    void aConvWhoseOutputIsTheGraphOutputRunsAsAnIntegerKernel() throws Exception {
+        Model fp32 = Fixtures.fmnist("fmnist_cnn.onnx");
+        Graph g = fp32.graph();
+        List<Node> nodes = g.nodes();
+        int last = -1;
+        for (int i = 0; i < nodes.size(); i++) if (nodes.get(i).opType().equals("Conv")) last = i;
+        String out = nodes.get(last).output(0);
+        g.removeNodes(new ArrayList<>(nodes.subList(last + 1, nodes.size())));
+        g.outputs().clear();
+        g.outputs().add(new org.ptq4j.spi.model.ValueInfo(out, DType.FLOAT, null));
+        g.removeUnusedInitializers();
+        g.touch();
+        Model q = Fixtures.quantize(fp32, Map.of());
+        assertEquals(List.of(out), q.graph().outputs().stream().map(org.ptq4j.spi.model.ValueInfo::name).toList(), "output name kept");
+        assertEquals("DequantizeLinear", q.graph().producer(out).opType(), "the graph output is the Conv output's DQ");
+        for (Node n : q.graph().nodes())
+            assertTrue(n.outputs().stream().anyMatch(o -> !q.graph().consumers(o).isEmpty() || q.graph().isGraphOutput(o)), "node without a reader: " + n);
+        Map<String, Integer> ops = Fixtures.optimizedOps(q);
+        System.out.println("fmnist_cnn cut after its last Conv, optimized by ORT: " + ops);
+        assertEquals(3, ops.getOrDefault("QLinearConv", 0), ops.toString());
+        assertFalse(ops.containsKey("Conv") || ops.containsKey("FusedConv"), ops.toString());
+        // fidelity of the (now 8-bit) output on 1000 test images
+        Tensor x = Fixtures.testImages().slice0(0, 1000);
+        float[] a, b;
+        try (var s = Fixtures.ENGINE.open(fp32)) { a = s.run(Map.of("input", x)).get(out).floats(); }
+        try (var s = Fixtures.ENGINE.open(q)) { b = s.run(Map.of("input", x)).get(out).floats(); }
+        double dot = 0, na = 0, nb = 0;
+        for (int i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+        double cosine = dot / Math.sqrt(na * nb);
+        System.out.printf("fmnist_cnn cut after its last Conv: output cosine INT8 vs FP32 %.5f%n", cosine);
+        assertTrue(cosine > 0.99, "cosine " + cosine);
+    }
+
     @Test
     void asymmetricWeightsRunInOrt() {
         Model q = Fixtures.quantize(Fixtures.fmnist("fmnist_cnn.onnx"), Map.of("weights", Map.of("mode", "asymmetric"), "preset", "mixed"));
