@@ -53,8 +53,8 @@ final class Quantizer {
         Params p = ctx.params(base, withIgnored(values, reverted));
         ensureStatistics(p);
         BaseContext.ScratchReport rep = baseCtx.newReport();
-        // reverted layers read the float tensor where that costs no neighbour its integer kernel: a
-        // DQ -> float layer -> Q chain is re-quantized by ONNX Runtime (WeightBiasQuantization)
+        // reverted layers read the float tensor where that costs no neighbour its integer kernel; elsewhere
+        // the quantizer gives them a per-channel DQ, so ONNX Runtime (WeightBiasQuantization) does not quantize them again
         Set<String> floatInput = new LinkedHashSet<>(reverted);
         floatInput.addAll(activationOnly);
         Model q = base.apply(fp32, p, stats, baseCtx);

@@ -51,6 +51,7 @@ final class QdqWriter {
         for (QdqPlan.Point p : plan.points.values()) w.activation(p);
         for (QdqPlan.Layer l : plan.layers) w.layer(l);
         for (Node n : plan.gathers) w.gather(w.findByOutput(n.output(0)));
+        if (m.opset() >= 13) for (Node n : new ArrayList<>(g.nodes())) if (plan.skipped.containsKey(n.name())) w.keepFloat(n);
         g.removeUnusedInitializers();
         g.sortTopologically();
         return m;
@@ -123,6 +124,62 @@ final class QdqWriter {
         }
         if (!p.input().equals(p.replaced()) && g.isGraphOutput(p.replaced()))
             throw new IllegalStateException("fused Relu output '" + p.replaced() + "' is a graph output");
+        g.touch();
+    }
+
+    /**
+     * A Conv / ConvTranspose / Gemm left in FP32 (ignored, or skipped) whose input is a DQ output, or
+     * reaches it through data-movement ops (ORT moves the DQ down through those): ONNX Runtime's
+     * WeightBiasQuantization would quantize the layer's float weight itself (input from a per-tensor DQ,
+     * output on its way to a Q) and run it as an integer kernel. The layer gets its own DQ with the
+     * scale and zero point repeated per channel (axis 1: the same values; behind a Q with the source's
+     * parameters when data-movement ops sit between, which is exact since their output stays on the
+     * 8-bit grid): ORT leaves a layer whose input scale is not a scalar alone, so it stays FP32.
+     */
+    private void keepFloat(Node n) {
+        String op = n.opType();
+        if (!n.domain().isEmpty() || !(op.equals("Conv") || op.equals("ConvTranspose") || op.equals("Gemm"))) return;
+        if (op.equals("Gemm") && n.attrLong("transA", 0) != 0) return;
+        Tensor w = g.initializer(n.input(1)).orElse(null);
+        if (w == null || w.rank() < 2) return;
+        Node src = g.producer(n.input(0));
+        boolean moved = false;
+        while (src != null && src.domain().isEmpty() && QdqPlan.MOVE_OPS.contains(src.opType()) && !src.opType().equals("Resize")
+                && src.outputs().size() == 1) {
+            src = g.producer(src.input(0));
+            moved = true;
+        }
+        if (src == null || !src.opType().equals("DequantizeLinear")) return;
+        Tensor scale = g.initializer(src.input(1)).orElse(null);
+        Tensor zp = src.input(2).isEmpty() ? null : g.initializer(src.input(2)).orElse(null);
+        if (scale == null || scale.numElements() != 1 || (!src.input(2).isEmpty() && (zp == null || zp.numElements() != 1))) return;
+        long channels = switch (op) {
+            case "Conv" -> w.dim(1) * n.attrLong("group", 1);
+            case "ConvTranspose" -> w.dim(0);
+            default -> n.attrLong("transB", 0) != 0 ? w.dim(1) : w.dim(0);
+        };
+        String base = n.input(0) + "_" + (n.name().isEmpty() ? op : n.name());
+        String q = src.input(0);
+        if (moved) {
+            q = g.uniqueName(base + "_float_quantized");
+            List<String> qin = new ArrayList<>(List.of(n.input(0), src.input(1)));
+            if (zp != null) qin.add(src.input(2));
+            g.addNodeBefore(n, Node.of(g.uniqueName(base + "_float_QuantizeLinear"), "QuantizeLinear", qin, List.of(q)));
+        }
+        float[] s = new float[(int) channels];
+        java.util.Arrays.fill(s, scale.floats()[0]);
+        String sName = g.uniqueName(base + "_float_scale"), out = g.uniqueName(base + "_float");
+        g.initializers().put(sName, Tensor.ofFloats(new long[]{channels}, s));
+        List<String> in = new ArrayList<>(List.of(q, sName));
+        if (zp != null) {
+            byte[] z = new byte[(int) channels];
+            java.util.Arrays.fill(z, zp.bytes().get(0));
+            String zName = g.uniqueName(base + "_float_zero_point");
+            g.initializers().put(zName, Tensor.ofBytes(zp.dtype(), new long[]{channels}, z));
+            in.add(zName);
+        }
+        g.addNodeBefore(n, Node.of(g.uniqueName(base + "_float_DequantizeLinear"), "DequantizeLinear", in, List.of(out)).set(Attribute.of("axis", 1L)));
+        n.inputs().set(0, out);
         g.touch();
     }
 

@@ -144,7 +144,7 @@ class MinMaxQuantizationTest {
     }
 
     @Test
-    void ignoredScopeByNameRegexAndType() {
+    void ignoredScopeByNameRegexAndType() throws Exception {
         Model fp32 = Fixtures.fmnist("fmnist_resnet.onnx");
         List<String> convs = fp32.graph().nodes().stream().filter(n -> n.opType().equals("Conv")).map(Node::name).toList();
         String first = convs.get(0);
@@ -160,6 +160,35 @@ class MinMaxQuantizationTest {
         assertTrue(q.graph().isInitializer(c.input(1)), "ignored Conv keeps its float weight");
         assertEquals(convs.size() - 2, layers.size(), layers.toString());
         assertTrue(Fixtures.top1(q) > 0.915);
+        // and ONNX Runtime runs them in float too (branch_a's Conv sits between quantized layers)
+        Map<String, Integer> ops = Fixtures.optimizedOps(q);
+        assertEquals(convs.size() - 2, ops.getOrDefault("QLinearConv", 0), ops.toString());
+        assertFalse(ops.containsKey("QGemm"), ops.toString());
+    }
+
+    /**
+     * An ignored Conv between quantized layers stays FP32 in ONNX Runtime too: its input is a DQ and its
+     * output goes to a Q, which is what ORT's WeightBiasQuantization looks for to quantize a float
+     * weight itself; the layer's own per-channel DQ (same values) keeps ORT away from it.
+     */
+    @Test
+    void anIgnoredConvBetweenQuantizedLayersRunsInFloatInOrt() throws Exception {
+        Model fp32 = Fixtures.fmnist("fmnist_cnn.onnx");
+        List<String> convs = fp32.graph().nodes().stream().filter(n -> n.opType().equals("Conv")).map(Node::name).toList();
+        String middle = convs.get(1);
+        Model q = Fixtures.quantize(fp32, Map.of("ignored", Map.of("names", List.of(middle))));
+        Node c = q.graph().node(middle).orElseThrow();
+        assertTrue(q.graph().isInitializer(c.input(1)), "the ignored Conv keeps its float weight");
+        Node dq = q.graph().producer(c.input(0));
+        assertEquals("DequantizeLinear", dq.opType());
+        assertTrue(q.graph().initializer(dq.input(1)).orElseThrow().numElements() > 1, "the ignored Conv reads a per-channel DQ");
+        Map<String, Integer> ops = Fixtures.optimizedOps(q);
+        System.out.println("fmnist_cnn with its middle Conv ignored, optimized by ORT: " + ops);
+        assertEquals(convs.size() - 1, ops.getOrDefault("QLinearConv", 0), ops.toString());
+        assertEquals(1, ops.getOrDefault("Conv", 0) + ops.getOrDefault("FusedConv", 0), "the ignored Conv runs in float: " + ops);
+        double acc = Fixtures.top1(q);
+        System.out.printf("fmnist_cnn, middle Conv ignored: top-1 %.4f%n", acc);
+        assertTrue(acc >= 0.9043 - 0.003, "accuracy " + acc);
     }
 
     @Test
