@@ -64,6 +64,30 @@ class MeasuringPassTest {
         }
     }
 
+    /** The same on the MLPs: Gemm biases behind DequantizeLinear, and MatMul + float bias Add. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"fmnist_mlp.onnx", "fmnist_mlp_matmul.onnx"})
+    void laterPassesMatchTheCorrectedModelOnMlps(String file) {
+        Run r = quantizeAndCorrect(file, BiasCorrectionTest.PER_TENSOR, FastBiasCorrection.NAME, Map.of("estimator", "nncf"));
+        HostContext ctx = r.ctx();
+        Dataset ds = ctx.dataset("calibration").orElseThrow();
+        int[] head = Arrays.copyOf(ctx.subset(ds, ds.size(), 0, false), 24);
+        Model work = r.quantized().copy();
+        List<QuantizedLayer> layers = BiasCorrectionBase.layers(work, r.fp32(), false);
+        Statistics fp = ctx.collect(r.fp32(), ds, head, MeanModel.fp32Requests(r.fp32().graph(), layers.stream().map(QuantizedLayer::layer).toList(), 24));
+        try (MeasuringPass pass = new MeasuringPass(work.graph(), layers, new MeanModel(work.graph(), r.fp32().graph(), layers, fp, 24).inputShapes())) {
+            assertMatchesDirect(pass.first(work, ds, head, head.length, ctx), work, ds, head, layers, ctx);
+            for (QuantizedLayer l : layers) {
+                float[] shift = new float[l.bias(work.graph()).length];
+                for (int c = 0; c < shift.length; c++) shift[c] = (c % 3 - 1) * 0.2f;
+                QuantizedLayer.find(l.layer(), work.graph()).shiftOutput(work, shift);
+            }
+            Map<String, Tensor> again = pass.again(work, ds, ctx);
+            assertTrue(pass.reusesSession(), "the later pass opened a session of its own");
+            assertMatchesDirect(again, work, ds, head, layers, ctx);
+        }
+    }
+
     /**
      * Depthwise and grouped convolutions take other integer kernels in ONNX Runtime: a later pass fed
      * every layer's corrected bias still measures exactly what the corrected model computes, with
