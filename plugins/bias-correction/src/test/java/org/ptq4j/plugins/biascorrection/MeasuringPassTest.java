@@ -47,15 +47,7 @@ class MeasuringPassTest {
             assertMatchesDirect(first, work, ds, head, layers, ctx);
             // a later pass over all the first pass's samples is a plain measurement of the corrected model, made in the
             // first pass's session with the corrected biases fed to it: every layer's bias, not just the stem's, moves
-            full.first(work, ds, head, head.length, ctx);
-            for (QuantizedLayer l : layers) {
-                float[] shift = new float[l.bias(work.graph()).length];
-                for (int c = 0; c < shift.length; c++) shift[c] = (c % 3 - 1) * 0.05f;
-                QuantizedLayer.find(l.layer(), work.graph()).shiftOutput(work, shift);
-            }
-            Map<String, Tensor> again = full.again(work, ds, ctx);
-            assertTrue(full.reusesSession(), "the later pass opened a session of its own");
-            assertMatchesDirect(again, work, ds, head, layers, ctx);
+            assertLaterPassMeasuresTheCorrectedModel(full, work, ds, head, layers, 0.05f, ctx);
             // over fewer: the first pass's means moved by the change on those
             Map<String, Tensor> partial = pass.again(work, ds, ctx);
             String down1 = layers.get(1).node().input(0);
@@ -76,15 +68,7 @@ class MeasuringPassTest {
         List<QuantizedLayer> layers = BiasCorrectionBase.layers(work, r.fp32(), false);
         Statistics fp = ctx.collect(r.fp32(), ds, head, MeanModel.fp32Requests(r.fp32().graph(), layers.stream().map(QuantizedLayer::layer).toList(), 24));
         try (MeasuringPass pass = new MeasuringPass(work.graph(), layers, new MeanModel(work.graph(), r.fp32().graph(), layers, fp, 24).inputShapes())) {
-            assertMatchesDirect(pass.first(work, ds, head, head.length, ctx), work, ds, head, layers, ctx);
-            for (QuantizedLayer l : layers) {
-                float[] shift = new float[l.bias(work.graph()).length];
-                for (int c = 0; c < shift.length; c++) shift[c] = (c % 3 - 1) * 0.2f;
-                QuantizedLayer.find(l.layer(), work.graph()).shiftOutput(work, shift);
-            }
-            Map<String, Tensor> again = pass.again(work, ds, ctx);
-            assertTrue(pass.reusesSession(), "the later pass opened a session of its own");
-            assertMatchesDirect(again, work, ds, head, layers, ctx);
+            assertLaterPassMeasuresTheCorrectedModel(pass, work, ds, head, layers, 0.2f, ctx);
         }
     }
 
@@ -135,16 +119,26 @@ class MeasuringPassTest {
         int[] head = Arrays.copyOf(all, 16);
         Statistics fp = ctx.collect(fp32, ds, head, MeanModel.fp32Requests(fp32.graph(), layers.stream().map(QuantizedLayer::layer).toList(), 16));
         try (MeasuringPass pass = new MeasuringPass(work.graph(), layers, new MeanModel(work.graph(), fp32.graph(), layers, fp, 16).inputShapes())) {
-            assertMatchesDirect(pass.first(work, ds, head, head.length, ctx), work, ds, head, layers, ctx);
-            for (QuantizedLayer l : layers) {
-                float[] shift = new float[l.bias(work.graph()).length];
-                for (int c = 0; c < shift.length; c++) shift[c] = (c % 3 - 1) * 0.1f;
-                QuantizedLayer.find(l.layer(), work.graph()).shiftOutput(work, shift);
-            }
-            Map<String, Tensor> again = pass.again(work, ds, ctx);
-            assertTrue(pass.reusesSession(), "the later pass opened a session of its own");
-            assertMatchesDirect(again, work, ds, head, layers, ctx);
+            assertLaterPassMeasuresTheCorrectedModel(pass, work, ds, head, layers, 0.1f, ctx);
         }
+    }
+
+    /**
+     * A first pass over {@code head}, then every layer's bias moved by -step, 0, +step (by channel) and a
+     * later pass over all of {@code head}: in the first pass's session, and exactly what a plain
+     * measurement of the corrected model gives.
+     */
+    private static void assertLaterPassMeasuresTheCorrectedModel(MeasuringPass pass, Model work, Dataset ds, int[] head,
+                                                                 List<QuantizedLayer> layers, float step, HostContext ctx) {
+        assertMatchesDirect(pass.first(work, ds, head, head.length, ctx), work, ds, head, layers, ctx);
+        for (QuantizedLayer l : layers) {
+            float[] shift = new float[l.bias(work.graph()).length];
+            for (int c = 0; c < shift.length; c++) shift[c] = (c % 3 - 1) * step;
+            QuantizedLayer.find(l.layer(), work.graph()).shiftOutput(work, shift);
+        }
+        Map<String, Tensor> again = pass.again(work, ds, ctx);
+        assertTrue(pass.reusesSession(), "the later pass opened a session of its own");
+        assertMatchesDirect(again, work, ds, head, layers, ctx);
     }
 
     private static void assertMatchesDirect(Map<String, Tensor> measured, Model m, Dataset ds, int[] idx, List<QuantizedLayer> layers, HostContext ctx) {
