@@ -167,28 +167,30 @@ class MinMaxQuantizationTest {
     }
 
     /**
-     * An ignored Conv between quantized layers stays FP32 in ONNX Runtime too: its input is a DQ and its
-     * output goes to a Q, which is what ORT's WeightBiasQuantization looks for to quantize a float
-     * weight itself; the layer's own per-channel DQ (same values) keeps ORT away from it.
+     * An ignored Conv or Gemm between quantized layers stays FP32 in ONNX Runtime too. The Conv's input
+     * is a DQ (through a MaxPool ORT moves the DQ past) and its output goes to a Q, which is what ORT's
+     * WeightBiasQuantization looks for to quantize a float weight itself; the layer's own per-channel DQ
+     * (same values) keeps ORT away from it. (The MLP's Gemm reads an unfused float Relu.)
      */
-    @Test
-    void anIgnoredConvBetweenQuantizedLayersRunsInFloatInOrt() throws Exception {
-        Model fp32 = Fixtures.fmnist("fmnist_cnn.onnx");
-        List<String> convs = fp32.graph().nodes().stream().filter(n -> n.opType().equals("Conv")).map(Node::name).toList();
-        String middle = convs.get(1);
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"fmnist_cnn.onnx, Conv, QLinearConv, 0.9043", "fmnist_mlp.onnx, Gemm, QGemm, 0.8853"})
+    void anIgnoredLayerBetweenQuantizedLayersRunsInFloatInOrt(String file, String op, String integerOp, double fp32Top1) throws Exception {
+        Model fp32 = Fixtures.fmnist(file);
+        List<String> layers = fp32.graph().nodes().stream().filter(n -> n.opType().equals(op)).map(Node::name).toList();
+        String middle = layers.get(1);
         Model q = Fixtures.quantize(fp32, Map.of("ignored", Map.of("names", List.of(middle))));
         Node c = q.graph().node(middle).orElseThrow();
-        assertTrue(q.graph().isInitializer(c.input(1)), "the ignored Conv keeps its float weight");
+        assertTrue(q.graph().isInitializer(c.input(1)), "the ignored layer keeps its float weight");
         Node dq = q.graph().producer(c.input(0));
-        assertEquals("DequantizeLinear", dq.opType());
-        assertTrue(q.graph().initializer(dq.input(1)).orElseThrow().numElements() > 1, "the ignored Conv reads a per-channel DQ");
+        if (dq.opType().equals("DequantizeLinear"))
+            assertTrue(q.graph().initializer(dq.input(1)).orElseThrow().numElements() > 1, "the ignored layer reads a per-channel DQ");
         Map<String, Integer> ops = Fixtures.optimizedOps(q);
-        System.out.println("fmnist_cnn with its middle Conv ignored, optimized by ORT: " + ops);
-        assertEquals(convs.size() - 1, ops.getOrDefault("QLinearConv", 0), ops.toString());
-        assertEquals(1, ops.getOrDefault("Conv", 0) + ops.getOrDefault("FusedConv", 0), "the ignored Conv runs in float: " + ops);
+        System.out.println(file + " with its middle " + op + " ignored, optimized by ORT: " + ops);
+        assertEquals(layers.size() - 1, ops.getOrDefault(integerOp, 0), ops.toString());
+        assertEquals(1, ops.getOrDefault(op, 0) + ops.getOrDefault("Fused" + op, 0), "the ignored layer runs in float: " + ops);
         double acc = Fixtures.top1(q);
-        System.out.printf("fmnist_cnn, middle Conv ignored: top-1 %.4f%n", acc);
-        assertTrue(acc >= 0.9043 - 0.003, "accuracy " + acc);
+        System.out.printf("%s, middle %s ignored: top-1 %.4f%n", file, op, acc);
+        assertTrue(acc >= fp32Top1 - 0.003, "accuracy " + acc);
     }
 
     @Test
