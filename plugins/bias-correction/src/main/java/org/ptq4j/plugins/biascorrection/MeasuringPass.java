@@ -28,7 +28,7 @@ import java.util.Set;
 /**
  * Passes of the quantized model that measure each layer's mean activation input, element by element,
  * without keeping any activation: a copy of the model gets nodes that sum over the batch inside the
- * graph, so ONNX Runtime hands back one sample's worth of numbers per batch, and the quantized layers
+ * graph, so ONNX Runtime hands back two samples' worth of numbers per batch, and the quantized layers
  * keep their integer kernels (the taps only read tensors; they take no node away from a fusion).
  * Where a layer's input is the DequantizeLinear of an 8-bit tensor, that tensor is summed by a
  * {@code MatMulInteger} with two rows of 0/1 (one integer read, no float copy; the zero point is
@@ -110,19 +110,19 @@ final class MeasuringPass implements AutoCloseable {
      */
     Map<String, Tensor> again(Model current, Dataset ds, PipelineContext ctx) {
         if (first == null) throw new IllegalStateException("no first pass");
-        Map<String, double[]> a = new HashMap<>(), same = new HashMap<>();
+        Map<String, double[]> a = new HashMap<>(), unused = new HashMap<>(); // every sample is summed apart: the second row repeats the first
+        int[] idx = Arrays.copyOfRange(head, 0, k2);
         Map<String, Tensor> slots = tapped == null ? null : tapped.feeds(current);
-        Tapped t = slots != null ? tapped : tap(current, false);
-        if (slots == null) {
-            close(); // the corrections left the slots behind: a session of the corrected model itself
-            slots = Map.of();
-        }
+        Tapped t;
         try (Progress p = ctx.progress("Measuring the corrected model", k2)) {
-            if (t == tapped) {
-                run(session, t, slots, ds, Arrays.copyOfRange(head, 0, k2), k2, a, same, ctx, p);
+            if (slots != null) {
+                t = tapped;
+                run(session, t, slots, ds, idx, k2, a, unused, ctx, p);
             } else {
+                close(); // the corrections left the slots behind: a session of the corrected model itself
+                t = tap(current, false);
                 try (Session s = ctx.engine().open(t.model, SessionOptions.defaults().withThreads(ctx.threads()))) {
-                    run(s, t, slots, ds, Arrays.copyOfRange(head, 0, k2), k2, a, same, ctx, p);
+                    run(s, t, Map.of(), ds, idx, k2, a, unused, ctx, p);
                 }
             }
         }
@@ -185,13 +185,18 @@ final class MeasuringPass implements AutoCloseable {
     /** The batch size the model takes: a fixed leading dimension of its inputs, else {@code requested}. */
     private static int batchSize(Model model, int requested) {
         for (ValueInfo v : model.graph().feedInputs())
-            if (!v.name().startsWith("bc_ones") && !v.name().startsWith(SLOT) && v.shape() != null && !v.shape().isEmpty() && v.shape().get(0).isFixed()) return (int) v.shape().get(0).value();
+            if (isData(v) && v.shape() != null && !v.shape().isEmpty() && v.shape().get(0).isFixed()) return (int) v.shape().get(0).value();
         return Math.max(1, requested);
+    }
+
+    /** Whether a measuring model's input is one of the model's own (data), not a row matrix or a slot. */
+    private static boolean isData(ValueInfo v) {
+        return !v.name().equals(ONES) && !v.name().equals(ONES_FLOAT) && !v.name().startsWith(SLOT);
     }
 
     /** The model's feed inputs from a batch; a single-input model takes a batch's single tensor under any name. */
     private static Map<String, Tensor> feeds(Model model, Map<String, Tensor> batch) {
-        List<ValueInfo> want = model.graph().feedInputs().stream().filter(v -> !v.name().startsWith("bc_ones") && !v.name().startsWith(SLOT)).toList();
+        List<ValueInfo> want = model.graph().feedInputs().stream().filter(MeasuringPass::isData).toList();
         Map<String, Tensor> out = new LinkedHashMap<>();
         if (want.size() == 1 && batch.size() == 1) {
             out.put(want.get(0).name(), batch.values().iterator().next());
