@@ -319,6 +319,11 @@ final class MeasuringPass implements AutoCloseable {
             if (q == null || !q.hasBias()) continue;
             Tensor base = biasValues(g, l.layer());
             if (base == null) continue;
+            boolean conv = q.node().opType().equals("Conv");
+            Node xdq = conv ? g.producer(q.node().input(0)) : null;
+            // a Conv whose activation zero point cannot be made an input keeps its bias constant (no slot: a later
+            // pass that changes it opens a session of its own), since ORT's symmetric kernel would drop a fed bias
+            if (conv && (xdq == null || !xdq.opType().equals("DequantizeLinear") || xdq.input(2).isEmpty() || !g.isInitializer(xdq.input(2)))) continue;
             String input = names.fresh(SLOT + "bias_" + out.size());
             Node user;
             String replaced;
@@ -332,9 +337,7 @@ final class MeasuringPass implements AutoCloseable {
             for (int i = 0; i < user.inputs().size(); i++) if (user.inputs().get(i).equals(replaced)) user.inputs().set(i, input);
             g.inputs().add(new ValueInfo(input, base.dtype(), Arrays.stream(base.shape()).mapToObj(Dim::of).toList()));
             out.add(new Slot(input, l.layer(), base));
-            if (!q.node().opType().equals("Conv")) continue;
-            Node xdq = g.producer(q.node().input(0));
-            if (xdq == null || !xdq.opType().equals("DequantizeLinear") || xdq.input(2).isEmpty() || !g.isInitializer(xdq.input(2))) continue;
+            if (!conv) continue;
             String zp = xdq.input(2);
             String zpInput = zeroPoints.computeIfAbsent(zp, z -> {
                 String in = names.fresh(SLOT + "zero_point_" + zeroPoints.size());
