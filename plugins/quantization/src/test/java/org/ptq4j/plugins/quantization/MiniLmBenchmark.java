@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.ptq4j.host.engine.OrtEngine;
 import org.ptq4j.host.onnx.OnnxIO;
 import org.ptq4j.host.run.HostContext;
+import org.ptq4j.plugins.transformer.MiniLm;
 import org.ptq4j.spi.data.Dataset;
 import org.ptq4j.spi.engine.Session;
 import org.ptq4j.spi.engine.SessionOptions;
@@ -59,54 +60,14 @@ class MiniLmBenchmark {
 
         Map<String, Double> cos = new LinkedHashMap<>();
         Map<String, Long> size = new LinkedHashMap<>();
-        Metric metric = MiniLm.cosine(ctx, fp32);
+        Metric metric = MiniLm.cosine(fp32);
         int[] all = ctx.subset(eval, eval.size(), 0, false);
         for (var e : models.entrySet()) {
             if (!speedOnly) cos.put(e.getKey(), e.getValue() == fp32 ? 1.0 : ctx.evaluate(e.getValue(), fp32, metric, eval, all).value());
             size.put(e.getKey(), (long) OnnxIO.toBytes(e.getValue()).length);
         }
-        for (int batch : new int[]{1, 16}) {
-            Map<String, Tensor> feeds = feeds(speed, batch);
-            int iters = batch == 1 ? 8 : 1;
-            OrtEngine engine = new OrtEngine();
-            Map<String, Session> sessions = new LinkedHashMap<>();
-            for (var e : models.entrySet()) sessions.put(e.getKey(), engine.open(e.getValue(), SessionOptions.defaults().withThreads(1)));
-            Map<String, double[]> ms = new LinkedHashMap<>();
-            for (String k : sessions.keySet()) { ms.put(k, new double[rounds]); for (int w = 0; w < 3; w++) sessions.get(k).run(feeds); }
-            for (int r = 0; r < rounds; r++)
-                for (var e : sessions.entrySet()) {
-                    long t0 = System.nanoTime();
-                    for (int i = 0; i < iters; i++) e.getValue().run(feeds);
-                    ms.get(e.getKey())[r] = (System.nanoTime() - t0) / 1e6 / iters;
-                }
-            double ref = median(ms.get(SHIPPED)), refBest = Arrays.stream(ms.get(SHIPPED)).min().orElseThrow();
-            System.out.printf("%nMiniLM batch %d, 128 tokens, 1 thread, %d interleaved rounds; cosine vs FP32 over %d lines (1000..1999)%n", batch, rounds, all.length);
-            System.out.printf("%-66s %9s %9s %9s %9s %12s %10s %8s%n", "model", "median ms", "vs -q", "best ms", "vs -q", "faster than", "cosine", "MB");
-            for (String k : sessions.keySet()) {
-                double m = median(ms.get(k)), best = Arrays.stream(ms.get(k)).min().orElseThrow();
-                int wins = 0;                       // paired: the same round, back to back
-                for (int r = 0; r < rounds; r++) if (ms.get(k)[r] < ms.get(SHIPPED)[r]) wins++;
-                System.out.printf("%-66s %9.2f %8.3fx %9.2f %8.3fx %6d/%-2d rds %10.5f %8.1f%n", k, m, m / ref, best, best / refBest,
-                        wins, rounds, cos.getOrDefault(k, Double.NaN), size.get(k) / 1e6);
-            }
-            sessions.values().forEach(Session::close);
-        }
+        System.out.printf("cosine vs FP32 over %d lines (1000..1999)%n", all.length);
+        MiniLm.printSpeed(models, speed, rounds, SHIPPED, cos, size);
         eval.close(); speed.close(); calib.close(); ctx.close();
-    }
-
-    static Map<String, Tensor> feeds(Dataset ds, int batch) {
-        Map<String, Tensor> f = new LinkedHashMap<>();
-        for (String k : ds.get(0).inputs().keySet()) {
-            List<Tensor> rows = new ArrayList<>();
-            for (int i = 0; i < batch; i++) rows.add(ds.get(i).inputs().get(k));
-            f.put(k, Tensor.stack(rows));
-        }
-        return f;
-    }
-
-    static double median(double[] v) {
-        double[] c = v.clone();
-        Arrays.sort(c);
-        return c[c.length / 2];
     }
 }

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.ptq4j.host.onnx.OnnxIO;
 import org.ptq4j.host.run.HostContext;
+import org.ptq4j.plugins.transformer.MiniLm;
 import org.ptq4j.spi.data.Dataset;
 import org.ptq4j.spi.engine.SessionOptions;
 import org.ptq4j.spi.metric.Metric;
@@ -40,7 +41,7 @@ class TransformerRecipeTest {
         eval = MiniLm.text(fp32, 1000, 200, 128, "longest");
         ctx = MiniLm.context(calib, 2, 16);
         evalIdx = ctx.subset(eval, eval.size(), 0, false);
-        metric = MiniLm.cosine(ctx, fp32);
+        metric = MiniLm.cosine(fp32);
     }
 
     @AfterAll

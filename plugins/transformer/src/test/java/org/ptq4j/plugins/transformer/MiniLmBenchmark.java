@@ -47,41 +47,12 @@ public final class MiniLmBenchmark {
         models.put("DynamicQuantization per-channel contrib", dyn(ctx, fp32, Map.of("format", "contrib")));
         if (!speedOnly) models.put("DynamicQuantization per-tensor integer_ops", dyn(ctx, fp32, Map.of("per_channel", false)));
 
-        Metric metric = new EmbeddingCosineMetricFactory().create(Params.empty(), new MetricContext() {
-            @Override public List<ValueInfo> modelOutputs() { return fp32.graph().outputs(); }
-            @Override public Path baseDir() { return Path.of("."); }
-        });
+        Metric metric = MiniLm.cosine(fp32);
         int[] all = ctx.subset(eval, eval.size(), 0, false);
         Map<String, Double> cos = new LinkedHashMap<>();
         for (var e : models.entrySet()) if (e.getValue() != fp32 && !speedOnly) cos.put(e.getKey(), ctx.evaluate(e.getValue(), fp32, metric, eval, all).value());
         cos.put("FP32", 1.0);
-
-        for (int batch : new int[]{1, 16}) {
-            Map<String, Tensor> feeds = feeds(speed, batch);
-            int iters = batch == 1 ? 8 : 1;
-            Map<String, Session> sessions = new LinkedHashMap<>();
-            OrtEngine engine = new OrtEngine();
-            for (var e : models.entrySet()) sessions.put(e.getKey(), engine.open(e.getValue(), SessionOptions.defaults().withThreads(1)));
-            Map<String, double[]> ms = new LinkedHashMap<>();
-            for (String k : sessions.keySet()) { ms.put(k, new double[rounds]); for (int w = 0; w < 3; w++) sessions.get(k).run(feeds); }
-            // round-robin, a few calls per model per round: load changes on a shared machine hit every model alike
-            for (int r = 0; r < rounds; r++) {
-                for (var e : sessions.entrySet()) {
-                    long t0 = System.nanoTime();
-                    for (int i = 0; i < iters; i++) e.getValue().run(feeds);
-                    ms.get(e.getKey())[r] = (System.nanoTime() - t0) / 1e6 / iters;
-                }
-            }
-            String shipped = "ORT dynamic (shipped -q)";
-            double ref = median(ms.get(shipped)), refMin = Arrays.stream(ms.get(shipped)).min().orElseThrow();
-            System.out.printf("%nbatch %d, 128 tokens, 1 thread (%d rounds; median and best round)%n", batch, rounds);
-            System.out.printf("%-46s %10s %10s %10s %10s %14s%n", "model", "median ms", "vs shipped", "best ms", "vs shipped", "cosine(1000)");
-            for (String k : sessions.keySet()) {
-                double m = median(ms.get(k)), best = Arrays.stream(ms.get(k)).min().orElseThrow();
-                System.out.printf("%-46s %10.2f %9.3fx %10.2f %9.3fx %14.5f%n", k, m, m / ref, best, best / refMin, cos.getOrDefault(k, Double.NaN));
-            }
-            sessions.values().forEach(Session::close);
-        }
+        MiniLm.printSpeed(models, speed, rounds, "ORT dynamic (shipped -q)", cos, Map.of());
         eval.close();
         speed.close();
         ctx.close();
@@ -90,21 +61,5 @@ public final class MiniLmBenchmark {
     static Model dyn(HostContext ctx, Model m, Map<String, Object> params) {
         Algorithm a = ctx.algorithm(DynamicQuantization.NAME).orElseThrow();
         return a.apply(m, ctx.params(a, params), Statistics.EMPTY, ctx);
-    }
-
-    static Map<String, Tensor> feeds(Dataset ds, int batch) {
-        Map<String, Tensor> f = new LinkedHashMap<>();
-        for (String k : ds.get(0).inputs().keySet()) {
-            List<Tensor> rows = new ArrayList<>();
-            for (int i = 0; i < batch; i++) rows.add(ds.get(i).inputs().get(k));
-            f.put(k, Tensor.stack(rows));
-        }
-        return f;
-    }
-
-    static double median(double[] v) {
-        double[] c = v.clone();
-        Arrays.sort(c);
-        return c[c.length / 2];
     }
 }
