@@ -168,17 +168,18 @@ final class QdqPlan {
             if (ignored.contains(n)) plan.skipped.put(n.name(), "ignored");
             else plan.gathers.add(n);
         }
-        // MatMul / Gemm outputs: quantized when a quantized op reads them (directly or through a fusable Relu),
-        // or when a Relu is their only reader: ORT fuses Gemm + Relu into a float FusedGemm before it would
-        // fuse the Gemm into an integer kernel with float output, so the Relu goes into the output Q instead
-        // (its float readers, e.g. an ignored layer, read the DQ).
+        // MatMul / Gemm outputs: quantized when a quantized op reads them (directly or through a fusable Relu);
+        // a Gemm's also when a Relu is its only reader: ORT fuses Gemm + Relu into a float FusedGemm before it
+        // would fuse the Gemm into an integer kernel with float output, so the Relu goes into the output Q
+        // instead (its float readers, e.g. an ignored layer, read the DQ). A MatMul keeps its float output
+        // (MatMulIntegerToFloat, then the Relu).
         for (Layer l : plan.layers) {
             String out = l.node().output(0);
             List<Node> readers = g.consumers(out);
             for (Node c : readers) {
                 if (quantOps.contains(c) && c.inputs().indexOf(out) >= 0) need.add(out);
             }
-            if (readers.size() == 1 && plan.isRelu(readers.get(0)) && !ignored.contains(readers.get(0))
+            if (l.node().opType().equals("Gemm") && readers.size() == 1 && plan.isRelu(readers.get(0)) && !ignored.contains(readers.get(0))
                     && !g.isGraphOutput(out) && !g.isGraphOutput(readers.get(0).output(0))) need.add(out);
         }
         plan.resolve(need, quantOps, ignored);
