@@ -257,10 +257,8 @@ final class MeasuringPass implements AutoCloseable {
     /** The tensor holding {@code layer}'s bias in {@code g} (INT32 behind its DequantizeLinear, or float), null without one. */
     private static Tensor biasValues(Graph g, Layer layer) {
         QuantizedLayer q = QuantizedLayer.find(layer, g);
-        if (q == null || !q.hasBias()) return null;
-        if (g.isInitializer(q.biasTensor())) return g.initializer(q.biasTensor()).get();
-        Node dq = g.producer(q.biasTensor());
-        return dq == null ? null : g.initializer(dq.input(0)).orElse(null);
+        QuantizedLayer.BiasStorage at = q == null ? null : q.biasStorage(g);
+        return at == null ? null : g.initializer(at.initializer()).orElse(null);
     }
 
     private Tapped tap(Model current, boolean slots) {
@@ -316,8 +314,8 @@ final class MeasuringPass implements AutoCloseable {
         Map<String, String> zeroPoints = new HashMap<>(); // zero-point initializer -> its input
         for (QuantizedLayer l : layers) {
             QuantizedLayer q = QuantizedLayer.find(l.layer(), g);
-            if (q == null || !q.hasBias()) continue;
-            Tensor base = biasValues(g, l.layer());
+            QuantizedLayer.BiasStorage at = q == null ? null : q.biasStorage(g);
+            Tensor base = at == null ? null : g.initializer(at.initializer()).orElse(null);
             if (base == null) continue;
             boolean conv = q.node().opType().equals("Conv");
             Node xdq = conv ? g.producer(q.node().input(0)) : null;
@@ -325,16 +323,8 @@ final class MeasuringPass implements AutoCloseable {
             // pass that changes it opens a session of its own), since ORT's symmetric kernel would drop a fed bias
             if (conv && (xdq == null || !xdq.opType().equals("DequantizeLinear") || xdq.input(2).isEmpty() || !g.isInitializer(xdq.input(2)))) continue;
             String input = names.fresh(SLOT + "bias_" + out.size());
-            Node user;
-            String replaced;
-            if (g.isInitializer(q.biasTensor())) {
-                replaced = q.biasTensor();
-                user = l.layer().opType().equals("MatMul") ? Layer.biasAdd(q.node(), g) : q.node();
-            } else {
-                user = g.producer(q.biasTensor());
-                replaced = user.input(0);
-            }
-            for (int i = 0; i < user.inputs().size(); i++) if (user.inputs().get(i).equals(replaced)) user.inputs().set(i, input);
+            java.util.Collections.replaceAll(at.reader().inputs(), at.initializer(), input);
+            g.touch();
             g.inputs().add(new ValueInfo(input, base.dtype(), Arrays.stream(base.shape()).mapToObj(Dim::of).toList()));
             out.add(new Slot(input, l.layer(), base));
             if (!conv) continue;

@@ -51,6 +51,22 @@ record QuantizedLayer(Layer layer, Node node, String output, String biasTensor, 
 
     boolean hasBias() { return !biasTensor.isEmpty(); }
 
+    /**
+     * Where the bias is stored in {@code q}: the initializer holding it (INT32 behind the bias's
+     * DequantizeLinear, or float) and the node that reads that initializer (the DequantizeLinear; else
+     * the layer, or a MatMul's bias Add). Null without a bias.
+     */
+    BiasStorage biasStorage(Graph q) {
+        if (!hasBias()) return null;
+        if (q.isInitializer(biasTensor))
+            return new BiasStorage(biasTensor, q.consumers(biasTensor).stream().filter(n -> n == node || n.inputs().contains(node.output(0))).findFirst().orElse(node));
+        Node dq = q.producer(biasTensor);
+        return dq == null ? null : new BiasStorage(dq.input(0), dq);
+    }
+
+    /** @see #biasStorage */
+    record BiasStorage(String initializer, Node reader) {}
+
     /** The current bias per output channel, dequantized; null without a bias. */
     float[] bias(Graph q) {
         if (!hasBias()) return null;
@@ -180,13 +196,9 @@ record QuantizedLayer(Layer layer, Node node, String output, String biasTensor, 
         }
         String fresh = q.uniqueName(name + "_" + (layer.name().isEmpty() ? "corrected" : layer.name()));
         q.initializers().put(fresh, value);
-        Node user = hasBiasDq(q) ? q.producer(biasTensor) : q.consumers(biasTensor).stream().filter(n -> n == node || n.inputs().contains(node.output(0))).findFirst().orElse(node);
-        List<String> in = user.inputs();
-        for (int i = 0; i < in.size(); i++) if (in.get(i).equals(name)) in.set(i, fresh);
+        java.util.Collections.replaceAll(biasStorage(q).reader().inputs(), name, fresh);
         q.touch();
     }
-
-    private boolean hasBiasDq(Graph q) { return !q.isInitializer(biasTensor); }
 
     private static long min(DType t) {
         return switch (t) { case INT8 -> Byte.MIN_VALUE; case UINT8 -> 0; case INT16 -> Short.MIN_VALUE; case INT32 -> Integer.MIN_VALUE; default -> Long.MIN_VALUE; };

@@ -90,13 +90,8 @@ final class QdqWriter {
         String qInput = p.input();
         if (output) {
             String exact = g.uniqueName(base + "_float");
-            for (Node c : g.consumers(base)) {
-                if (readers.contains(c)) continue;
-                List<String> in = c.inputs();
-                for (int i = 0; i < in.size(); i++) if (in.get(i).equals(base)) in.set(i, exact);
-            }
-            List<String> outs = producer.outputs();
-            for (int i = 0; i < outs.size(); i++) if (outs.get(i).equals(base)) outs.set(i, exact);
+            for (Node c : g.consumers(base)) if (!readers.contains(c)) java.util.Collections.replaceAll(c.inputs(), base, exact);
+            java.util.Collections.replaceAll(producer.outputs(), base, exact);
             ValueInfo vi = g.valueInfos().remove(base);
             if (vi != null) g.valueInfos().put(exact, new ValueInfo(exact, vi.dtype(), vi.shape()));
             g.touch();
