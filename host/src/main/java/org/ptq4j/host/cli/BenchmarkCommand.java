@@ -4,6 +4,7 @@ import org.ptq4j.host.config.ConfigError;
 import org.ptq4j.host.config.ConfigException;
 import org.ptq4j.host.engine.OrtEngine;
 import org.ptq4j.host.onnx.OnnxIO;
+import org.ptq4j.spi.CpuInfo;
 import org.ptq4j.spi.PtqException;
 import org.ptq4j.spi.engine.Session;
 import org.ptq4j.spi.engine.SessionOptions;
@@ -90,10 +91,16 @@ final class BenchmarkCommand implements Callable<Integer> {
             doc.put("runs", runs);
             doc.put("inputs", data != null ? data.toString() : "random");
             doc.put("results", rows);
+            CpuInfo cpu = CpuInfo.host();
+            doc.put("cpu", SystemCommand.json(cpu));
+            String slow = cpu.slowInt8Note(Double.NaN);
+            if (slow != null) doc.put("note", slow);
             if (json) Output.json(main.out, doc);
             else {
                 main.out.printf("batch %d, %d thread(s), %d warm-up + %d interleaved runs per model, %s inputs%n", batch, threads, warmup, runs, data != null ? data.toString() : "random");
+                main.out.println("cpu: " + cpu.describe());
                 Output.table(main.out, rows, "");
+                if (slow != null) main.out.println("note: " + slow);
             }
         } finally {
             for (Session s : sessions) s.close();

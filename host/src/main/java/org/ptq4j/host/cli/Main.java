@@ -3,6 +3,7 @@ package org.ptq4j.host.cli;
 import org.ptq4j.host.engine.OrtEngine;
 import org.ptq4j.host.plugins.PluginLoader;
 import org.ptq4j.spi.BudgetNotMetException;
+import org.ptq4j.spi.CpuInfo;
 import org.ptq4j.spi.PtqException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -26,7 +27,7 @@ import java.util.function.Function;
 @Command(name = "ptq", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Post-training INT8 quantization of ONNX models.",
         subcommands = {QuantizeCommand.class, ValidateCommand.class, EvaluateCommand.class, BenchmarkCommand.class,
-                PluginsCommand.class, CommandLine.HelpCommand.class})
+                PluginsCommand.class, SystemCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--plugins-dir", scope = ScopeType.INHERIT, paramLabel = "DIR",
             description = "extra plugin folder (repeatable); also $PTQ_PLUGINS (':'-separated) and <ptq home>/plugins")
@@ -125,7 +126,8 @@ public final class Main implements Runnable {
 
     static final class Version implements CommandLine.IVersionProvider {
         @Override public String[] getVersion() {
-            return new String[]{"ptq " + version(), "ONNX Runtime " + OrtEngine.version(), "Java " + System.getProperty("java.version")};
+            return new String[]{"ptq " + version(), "ONNX Runtime " + OrtEngine.version(), "Java " + System.getProperty("java.version"),
+                    "CPU " + CpuInfo.host().describe()};
         }
     }
 

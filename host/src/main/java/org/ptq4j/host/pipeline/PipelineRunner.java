@@ -7,6 +7,7 @@ import org.ptq4j.host.plugins.Registry;
 import org.ptq4j.host.run.HostContext;
 import org.ptq4j.host.run.MapReport;
 import org.ptq4j.spi.Evaluation;
+import org.ptq4j.spi.CpuInfo;
 import org.ptq4j.spi.PipelineContext;
 import org.ptq4j.spi.Progress;
 import org.ptq4j.spi.BudgetNotMetException;
@@ -148,6 +149,10 @@ public final class PipelineRunner {
         report.put("run", "input size", human(in));
         report.put("run", "output size", human(out) + String.format(" (%.2fx smaller)", out == 0 ? 0.0 : (double) in / out));
         report.put("run", "time", String.format("%.1f s", (System.nanoTime() - t0) / 1e9));
+        CpuInfo cpu = CpuInfo.host();
+        report.put("run", "cpu", cpu.describe());
+        String slow = cpu.slowInt8Note(out == 0 ? Double.NaN : (double) in / out);
+        if (slow != null) report.note("run", slow);
     }
 
     /** Creates the output folder and proves it is writable, before any calibration work. */

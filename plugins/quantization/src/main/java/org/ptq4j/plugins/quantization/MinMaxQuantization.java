@@ -132,6 +132,7 @@ public class MinMaxQuantization implements Algorithm {
         out.annotations().put(QUANTIZED_LAYERS, List.copyOf(names));
         out.annotations().put(FP32_MODEL, prep.fp32());
         report(ctx.report(), section, plan, cfg, stats.samples());
+        saturationCheck(ctx.report(), section, out, cfg);
         return out;
     }
 
@@ -176,6 +177,7 @@ public class MinMaxQuantization implements Algorithm {
         report.put(section, "weights", (cfg.weights().symmetric() ? "symmetric" : "asymmetric") + " int" + cfg.weights().bits()
                 + (plan.layers.stream().anyMatch(l -> l.axis() >= 0) ? " per-channel" : " per-tensor"));
         report.put(section, "activations", (cfg.activations().symmetric() ? "symmetric" : "asymmetric") + " uint" + cfg.activations().bits());
+        report.put(section, "target", cfg.targetSummary());
         report.put(section, "calibration samples", samples);
         // grouped by op type and reason (tensor names blanked): MiniLM leaves ~100 nodes float for a handful of reasons
         Map<String, int[]> groups = new LinkedHashMap<>();
@@ -207,6 +209,26 @@ public class MinMaxQuantization implements Algorithm {
             report.note(section, "per-channel weights need opset >= 13; this model's opset is lower and could not be upgraded, weights were quantized per tensor");
         if (!plan.unmatched.isEmpty())
             report.note(section, "ignored entries matching no node: " + String.join(", ", plan.unmatched));
+    }
+
+    /**
+     * Checks the written weights against the int16 pair sums of x86 CPUs without VNNI ({@link Int16Pairs#analyze})
+     * and says in the report which layers can saturate there. A target that promises no saturation and breaks it is a bug.
+     */
+    static void saturationCheck(Report report, String section, Model out, QuantConfig cfg) {
+        List<Int16Pairs.Finding> bad = Int16Pairs.analyze(out).stream().filter(Int16Pairs.Finding::canSaturate).toList();
+        if (bad.isEmpty()) {
+            report.put(section, "int16 saturation (x86 without VNNI)", "none possible");
+            return;
+        }
+        if (cfg.overflowFix() == QuantConfig.OverflowFix.PAIRWISE || cfg.overflowFix() == QuantConfig.OverflowFix.ENABLE)
+            throw new IllegalStateException("weights of " + bad.get(0).node() + " can saturate int16 pair sums (worst pair " + bad.get(0).worstPairSum() + ") despite overflow_fix " + cfg.overflowFix());
+        report.put(section, "int16 saturation (x86 without VNNI)", bad.size() + " layers can saturate on x86 CPUs without VNNI (e.g. " + bad.get(0).node()
+                + ", worst pair |w_a|+|w_b| = " + bad.get(0).worstPairSum() + " > 128); exact on VNNI/AMX and arm64");
+        String here = org.ptq4j.spi.CpuInfo.host().path().saturates()
+                ? " This CPU is one of them (" + org.ptq4j.spi.CpuInfo.host().model() + "): expect lower accuracy here; use target_device ANY or HOST." : "";
+        report.note(section, "target " + cfg.target() + " with overflow_fix " + cfg.overflowFix().name().toLowerCase(java.util.Locale.ROOT)
+                + ": the model is for CPUs with VNNI/AMX or arm64 only." + here);
     }
 
     /** Node names of a quantized model's layers, as recorded by this algorithm (empty when absent). */

@@ -31,7 +31,26 @@ import java.util.Locale;
  *                         form (attention's probabilities x values) runs as QLinearMatMul ({@link QdqPlan})
  */
 record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSize, int batchSize, long seed, boolean shuffle,
-                   boolean transformer, boolean matmulToGemm, boolean approximateGelu, boolean activationMatMul) {
+                   boolean transformer, boolean matmulToGemm, boolean approximateGelu, boolean activationMatMul,
+                   String target, OverflowFix overflowFix) {
+
+    /** The targets a user can name ({@code target_device}); {@code CPU} is POT's name for {@code ANY}. */
+    static final List<String> TARGETS = List.of("ANY", "CPU", "CPU_VNNI", "CPU_NO_VNNI", "HOST");
+
+    /**
+     * What keeps int8 weights from overflowing the int16 pair sums of x86 CPUs without VNNI ({@link Int16Pairs}).
+     * NNCF's {@code overflow_fix} values, plus {@code pairwise}.
+     */
+    enum OverflowFix {
+        /** Per channel, the finest grid on which no adjacent same-sign weight pair (in MLAS's order) can saturate ({@link QuantMath#safeChannel}). */
+        PAIRWISE,
+        /** 7-bit weights in every layer (NNCF ENABLE, ONNX Runtime's reduce_range). */
+        ENABLE,
+        /** 7-bit weights in the first quantized layer only (NNCF FIRST_LAYER); later layers can still saturate. */
+        FIRST_LAYER,
+        /** Full 8-bit weights: exact only on CPUs with VNNI / AMX (or arm64). */
+        DISABLE
+    }
 
     /**
      * One side (weights or activations).
@@ -62,7 +81,10 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 ParamSpec.integer("stat_batch_size", null, "batch size of the statistics pass (default: the pipeline's)").withRange(1.0, null),
                 ParamSpec.integer("seed", 0, "seed of the calibration subset when shuffle_data is true"),
                 ParamSpec.bool("shuffle_data", false, "pick a seeded random calibration subset instead of the first samples"),
-                ParamSpec.choice("target_device", "ANY", "ANY / CPU: 8-bit weights; CPU_NO_VNNI: 7-bit weights (no int16 saturation on CPUs without VNNI)", "ANY", "CPU", "CPU_NO_VNNI"),
+                ParamSpec.choice("target_device", "ANY", "where the model will run. ANY (= CPU; default): every CPU ONNX Runtime supports, weights on a grid that cannot saturate the int16 pair sums of x86 CPUs without VNNI; "
+                        + "CPU_VNNI: CPUs with VNNI/AMX (or arm64) only, full 8-bit weights; CPU_NO_VNNI: as ANY; HOST: this machine's CPU (see 'ptq system')", TARGETS.toArray(String[]::new)),
+                ParamSpec.choice("overflow_fix", null, "override the target's weight grid: pairwise (ANY, CPU_NO_VNNI: per channel, no saturating pair), enable (7-bit weights everywhere), "
+                        + "first_layer (7-bit in the first layer only), disable (full 8-bit: CPU_VNNI)", "pairwise", "enable", "first_layer", "disable"),
                 side("weights", "weight quantization overrides"),
                 side("activations", "activation quantization overrides"),
                 ParamSpec.map("ignored", "nodes kept in FP32",
@@ -74,7 +96,7 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
 
     private static ParamSpec side(String name, String description) {
         return ParamSpec.map(name, description,
-                ParamSpec.integer("bits", null, "bits (default 8; weights 7 on CPU_NO_VNNI)").withRange(2.0, 8.0),
+                ParamSpec.integer("bits", null, "bits (default 8; weights 7 with overflow_fix: enable)").withRange(2.0, 8.0),
                 ParamSpec.choice("mode", null, "symmetric | asymmetric (default from preset)", "symmetric", "asymmetric"),
                 ParamSpec.choice("granularity", null, "perchannel | pertensor (symmetric weights default perchannel, asymmetric weights pertensor only; activations pertensor only)", "perchannel", "pertensor"),
                 ParamSpec.map("range_estimator", "how ranges are measured",
@@ -101,11 +123,15 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         if (!preset.equals("performance") && !preset.equals("mixed"))
             throw new PtqException(algorithm + ".preset: expected performance or mixed, got '" + preset + "'");
         String device = p.string("target_device").orElse("ANY").toUpperCase(Locale.ROOT);
-        if (!List.of("ANY", "CPU", "CPU_NO_VNNI", "GPU").contains(device))
-            throw new PtqException(algorithm + ".target_device: expected ANY, CPU or CPU_NO_VNNI, got '" + device + "'");
-        Side w = side(p.map("weights"), algorithm + ".weights", true, true, device.equals("CPU_NO_VNNI") ? 7 : 8);
+        if (!TARGETS.contains(device))
+            throw new PtqException(algorithm + ".target_device: expected one of " + String.join(", ", TARGETS) + ", got '" + device + "'");
+        OverflowFix fix = overflowFix(p, device, algorithm);
+        Side w = side(p.map("weights"), algorithm + ".weights", true, true, fix == OverflowFix.ENABLE ? 7 : 8);
         Side a = side(p.map("activations"), algorithm + ".activations", false, preset.equals("performance"), 8);
-        if (device.equals("CPU_NO_VNNI") && w.bits() > 7) w = new Side(7, w.symmetric(), w.perChannel(), w.range());
+        if (fix == OverflowFix.PAIRWISE && !w.symmetric()) {      // the pairwise grid is for symmetric weights; 7 bits cannot saturate
+            fix = OverflowFix.ENABLE;
+            w = new Side(Math.min(7, w.bits()), w.symmetric(), w.perChannel(), w.range());
+        }
         Params ig = p.map("ignored");
         Ignored ignored = new Ignored(ig.getStrings("names"), ig.getStrings("patterns"), ig.getStrings("types"),
                 !ig.has("validate") || ig.getBool("validate"));
@@ -113,7 +139,37 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 p.integer("stat_batch_size").orElse(0), p.integer("seed").orElse(0), p.has("shuffle_data") && p.getBool("shuffle_data"), transformer,
                 p.has("matmul_to_gemm") ? p.getBool("matmul_to_gemm") : transformer,
                 transformer && (!p.has("approximate_gelu") || p.getBool("approximate_gelu")),
-                !p.has("activation_matmul") || p.getBool("activation_matmul"));
+                !p.has("activation_matmul") || p.getBool("activation_matmul"), device, fix);
+    }
+
+    /** The explicit {@code overflow_fix}, else the target's: full 8 bits only where no CPU it names saturates. */
+    private static OverflowFix overflowFix(Params p, String device, String algorithm) {
+        if (p.has("overflow_fix")) {
+            String v = p.getString("overflow_fix").toUpperCase(Locale.ROOT);
+            try {
+                return OverflowFix.valueOf(v);
+            } catch (IllegalArgumentException e) {
+                throw new PtqException(algorithm + ".overflow_fix: expected pairwise, enable, first_layer or disable, got '" + p.getString("overflow_fix") + "'");
+            }
+        }
+        boolean saturates = switch (device) {
+            case "CPU_VNNI" -> false;
+            case "HOST" -> org.ptq4j.spi.CpuInfo.host().path().saturates();
+            default -> true;
+        };
+        return saturates ? OverflowFix.PAIRWISE : OverflowFix.DISABLE;
+    }
+
+    /** One line for the report: the target and what it does to the weights. */
+    String targetSummary() {
+        String host = target.equals("HOST") ? " (this CPU: " + org.ptq4j.spi.CpuInfo.host().path() + ")" : "";
+        String grid = switch (overflowFix) {
+            case PAIRWISE -> "weights on a grid no x86 CPU without VNNI can saturate (per channel, adjacent same-sign pairs |w_a|+|w_b| <= 128)";
+            case ENABLE -> "7-bit weights (cannot saturate)";
+            case FIRST_LAYER -> "7-bit weights in the first layer, 8-bit elsewhere (later layers can saturate on x86 CPUs without VNNI)";
+            case DISABLE -> "full 8-bit weights (exact on VNNI/AMX and arm64; int16 pair sums can saturate on x86 CPUs without VNNI)";
+        };
+        return target + host + ", overflow_fix " + overflowFix.name().toLowerCase(Locale.ROOT) + ": " + grid;
     }
 
     private static Side side(Params p, String key, boolean weights, boolean symmetricDefault, int bitsDefault) {

@@ -61,6 +61,15 @@ final class QuantMath {
      * by {@code range}'s reductions (min / max / abs_max / quantile with its outlier_prob).
      */
     static QWeights weights(float[] w, long[] shape, int axis, boolean symmetric, int bits, RangeSpec range) {
+        return weights(w, shape, axis, symmetric, bits, range, null);
+    }
+
+    /**
+     * As {@link #weights(float[], long[], int, boolean, int, RangeSpec)}; with {@code pairs} (symmetric weights only),
+     * every channel whose grid would put a same-sign pair above {@link Int16Pairs#PAIR_LIMIT} gets the
+     * saturation-safe grid of {@link #safeChannel}.
+     */
+    static QWeights weights(float[] w, long[] shape, int axis, boolean symmetric, int bits, RangeSpec range, Int16Pairs pairs) {
         int channels = axis < 0 ? 1 : (int) shape[axis];
         long inner = 1;
         for (int i = axis + 1; i < shape.length && axis >= 0; i++) inner *= shape[i];
@@ -99,7 +108,73 @@ final class QuantMath {
                     q[base + i] = (byte) Math.max(qmin, Math.min(qmax, v));
                 }
             }
+        if (pairs != null && symmetric) {
+            int[] local = null;
+            for (int c = 0; c < channels; c++) {
+                int[] ps = pairs.byChannel()[c];
+                boolean bad = false;
+                for (int i = 0; i + 1 < ps.length && !bad; i += 2) bad = Int16Pairs.pairSum(q[ps[i]], q[ps[i + 1]]) > Int16Pairs.PAIR_LIMIT;
+                if (!bad) continue;
+                if (local == null) local = new int[w.length];
+                int[] idx = new int[(int) (outer * inner)];
+                int k = 0;
+                for (int o = 0; o < outer; o++)
+                    for (int i = 0; i < inner; i++) {
+                        int flat = (int) ((o * (long) channels + c) * inner + i);
+                        local[flat] = k;
+                        idx[k++] = flat;
+                    }
+                scales[c] = safeChannel(w, idx, local, ps, scales[c], qmax, q);
+            }
+        }
         return new QWeights(q, scales, zps);
+    }
+
+    /**
+     * The saturation-safe grid of one symmetric weight channel (elements {@code idx}, pairs {@code ps} as flat
+     * indices, {@code local[flat]} = position in {@code idx}): among scales from {@code s0} up to the one at which
+     * no same-sign pair can exceed {@link Int16Pairs#PAIR_LIMIT} (17 geometric steps), the one with the least
+     * squared weight error after every still-too-large pair is pulled toward zero (one level at a time, from the
+     * value rounded furthest away). Writes the levels into {@code q}; returns the scale.
+     * <p>
+     * Where a channel has few large same-sign neighbours this keeps nearly the whole 8-bit grid (7-bit weights
+     * everywhere, NNCF's {@code overflow_fix}, halve it); where many pairs are large it ends near 7 bits.
+     */
+    static float safeChannel(float[] w, int[] idx, int[] local, int[] ps, float s0, int qmax, byte[] q) {
+        double worst = 0;
+        for (int i = 0; i + 1 < ps.length; i += 2) {
+            float a = w[ps[i]], b = w[ps[i + 1]];
+            if ((a >= 0) == (b >= 0)) worst = Math.max(worst, Math.abs(a) + Math.abs(b));
+        }
+        double sHi = Math.max(s0, worst / (Int16Pairs.PAIR_LIMIT - 1));
+        int steps = sHi > s0 * (1 + 1e-6) ? 16 : 0;
+        int[] cand = new int[idx.length], best = null;
+        float bestScale = s0;
+        double bestErr = Double.POSITIVE_INFINITY;
+        for (int t = 0; t <= steps; t++) {
+            float s = (float) (steps == 0 ? s0 : s0 * Math.pow(sHi / s0, t / (double) steps));
+            for (int i = 0; i < idx.length; i++) cand[i] = (int) Math.max(-qmax, Math.min(qmax, Math.rint(w[idx[i]] / s)));
+            for (int i = 0; i + 1 < ps.length; i += 2) {
+                int a = local[ps[i]], b = local[ps[i + 1]];
+                while ((cand[a] >= 0) == (cand[b] >= 0) && Math.abs(cand[a]) + Math.abs(cand[b]) > Int16Pairs.PAIR_LIMIT) {
+                    double overA = Math.abs(cand[a]) - Math.abs(w[idx[a]] / s), overB = Math.abs(cand[b]) - Math.abs(w[idx[b]] / s);
+                    int j = overA >= overB ? a : b;
+                    cand[j] -= Integer.signum(cand[j]);
+                }
+            }
+            double err = 0;
+            for (int i = 0; i < idx.length; i++) {
+                double d = w[idx[i]] - s * (double) cand[i];
+                err += d * d;
+            }
+            if (err < bestErr) {
+                bestErr = err;
+                bestScale = s;
+                best = cand.clone();
+            }
+        }
+        for (int i = 0; i < idx.length; i++) q[idx[i]] = (byte) best[i];
+        return bestScale;
     }
 
     /** [low, high] of one weight channel by the estimator's reductions (weights are one "sample"). */

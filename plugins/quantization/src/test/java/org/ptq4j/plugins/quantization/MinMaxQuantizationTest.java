@@ -130,20 +130,6 @@ class MinMaxQuantizationTest {
     }
 
     @Test
-    void cpuWithoutVnniUsesSevenBitWeights() {
-        Model q = Fixtures.quantize(Fixtures.fmnist("fmnist_cnn.onnx"), Map.of("target_device", "CPU_NO_VNNI"));
-        int lo = 0, hi = 0;
-        for (Node n : q.graph().nodes()) {
-            if (!n.opType().equals("DequantizeLinear")) continue;
-            Tensor t = q.graph().initializer(n.input(0)).orElse(null);
-            if (t == null || t.dtype() != DType.INT8) continue;
-            for (long v : t.longs()) { lo = (int) Math.min(lo, v); hi = (int) Math.max(hi, v); }
-        }
-        assertTrue(lo >= -64 && hi <= 63 && hi > 31, "7-bit weights, got [" + lo + ", " + hi + "]");
-        assertTrue(Fixtures.top1(q) > 0.89);
-    }
-
-    @Test
     void ignoredScopeByNameRegexAndType() throws Exception {
         Model fp32 = Fixtures.fmnist("fmnist_resnet.onnx");
         List<String> convs = fp32.graph().nodes().stream().filter(n -> n.opType().equals("Conv")).map(Node::name).toList();
@@ -400,7 +386,13 @@ class MinMaxQuantizationTest {
                 "ignored", Map.of("names", List.of("/features/features.0/Conv"), "types", List.of("Gemm")));
         var p = org.ptq4j.host.config.ParamValidator.bind(specs, yaml, java.nio.file.Path.of("."), "params");
         QuantConfig cfg = QuantConfig.from(p, "DefaultQuantization");
-        assertEquals(7, cfg.weights().bits());
+        assertEquals(8, cfg.weights().bits());
+        assertEquals(QuantConfig.OverflowFix.PAIRWISE, cfg.overflowFix());
+        assertEquals(QuantConfig.OverflowFix.DISABLE, QuantConfig.from(org.ptq4j.host.config.ParamValidator.bind(specs,
+                Map.of("target_device", "CPU_VNNI"), java.nio.file.Path.of("."), "params"), "DefaultQuantization").overflowFix());
+        PtqException bad = assertThrows(PtqException.class, () -> org.ptq4j.host.config.ParamValidator.bind(specs,
+                Map.of("target_device", "TPU"), java.nio.file.Path.of("."), "params"));
+        assertTrue(bad.getMessage().contains("CPU_VNNI") && bad.getMessage().contains("HOST"), bad.getMessage());
         assertFalse(cfg.activations().symmetric());
         assertEquals(org.ptq4j.spi.stats.RangeSpec.Reduce.QUANTILE, cfg.activations().range().highType());
         assertEquals(org.ptq4j.spi.stats.RangeSpec.Aggregate.MEDIAN, cfg.activations().range().highAgg());
