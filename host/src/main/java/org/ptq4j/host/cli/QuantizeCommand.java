@@ -51,6 +51,7 @@ final class QuantizeCommand implements Callable<Integer> {
         @Option(names = "--output", required = true, paramLabel = "ONNX", description = "quantized model to write") Path output;
         @Option(names = "--preset", paramLabel = "PRESET", description = "performance (default) or mixed") String preset;
         @Option(names = "--subset-size", paramLabel = "N", description = "calibration samples to use (default 300)") Integer subsetSize;
+        @Option(names = "--target-device", paramLabel = "TARGET", description = "where the model will run: ANY (default: every CPU), CPU_VNNI, CPU_NO_VNNI, HOST (this CPU; see 'ptq system')") String targetDevice;
         @Option(names = "--ignore-types", split = ",", paramLabel = "OP", description = "op types kept in FP32, e.g. Gemm,MatMul") List<String> ignoreTypes;
         @Option(names = "--data-param", paramLabel = "KEY=VALUE", description = "parameter of the 'numpy' dataset, e.g. scale=0.0039215686 (repeatable; see 'ptq plugins')") Map<String, String> dataParams = new LinkedHashMap<>();
         @Option(names = "--threads", paramLabel = "N", defaultValue = "1", description = "intra-op threads (default ${DEFAULT-VALUE})") int threads;
@@ -95,6 +96,7 @@ final class QuantizeCommand implements Callable<Integer> {
         Map<String, Object> params = new LinkedHashMap<>();
         if (s.preset != null) params.put("preset", s.preset);
         if (s.subsetSize != null) params.put("stat_subset_size", s.subsetSize);
+        if (s.targetDevice != null) params.put("target_device", s.targetDevice.toUpperCase(java.util.Locale.ROOT));
         if (s.ignoreTypes != null && !s.ignoreTypes.isEmpty()) params.put("ignored", Map.of("types", s.ignoreTypes));
         var ds = new PipelineConfig.DatasetConfig(PipelineContext.CALIBRATION, numpy,
                 ParamValidator.bind(numpy.parameters(), withPath(Main.typed(s.dataParams), data), cwd, "--data-param"));
