@@ -1,5 +1,6 @@
 package org.ptq4j.plugins.quantization;
 
+import org.ptq4j.spi.quant.Int16Pairs;
 import org.pf4j.Extension;
 import org.ptq4j.spi.Algorithm;
 import org.ptq4j.spi.PipelineContext;

@@ -1,5 +1,6 @@
 package org.ptq4j.plugins.quantization;
 
+import org.ptq4j.spi.quant.Int16Pairs;
 import org.ptq4j.spi.model.Attribute;
 import org.ptq4j.spi.model.Graph;
 import org.ptq4j.spi.model.Model;

@@ -1,5 +1,6 @@
 package org.ptq4j.plugins.quantization;
 
+import org.ptq4j.spi.quant.Int16Pairs;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

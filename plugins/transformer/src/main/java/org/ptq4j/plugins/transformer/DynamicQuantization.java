@@ -52,6 +52,8 @@ public final class DynamicQuantization implements Algorithm {
                 ParamSpec.choice("format", "integer_ops", "standard DynamicQuantizeLinear + MatMulInteger, or com.microsoft DynamicQuantizeMatMul",
                         "integer_ops", "contrib"),
                 ParamSpec.bool("quantize_embeddings", true, "store Gather tables (embeddings) INT8"),
+                ParamSpec.choice("target_device", "ANY", "ANY (default): weights on a grid that cannot saturate the int16 pair sums of x86 CPUs without VNNI; "
+                        + "CPU_VNNI: full 8-bit weights (VNNI/AMX, arm64); CPU_NO_VNNI: as ANY; HOST: this CPU", "ANY", "CPU", "CPU_VNNI", "CPU_NO_VNNI", "HOST"),
                 ParamSpec.map("ignored", "layers to keep in float",
                         ParamSpec.strings("names", "node names"), ParamSpec.strings("types", "op types")));
     }
@@ -60,6 +62,8 @@ public final class DynamicQuantization implements Algorithm {
     public Model apply(Model model, Params params, Statistics statistics, PipelineContext context) {
         boolean perChannel = params.getBool("per_channel");
         boolean contrib = params.getString("format").equals("contrib");
+        String target = params.getString("target_device");
+        boolean pairwise = !(target.equals("CPU_VNNI") || target.equals("HOST") && !org.ptq4j.spi.CpuInfo.host().path().saturates());
         Set<String> ignoredNames = Set.copyOf(params.map("ignored").getStrings("names"));
         Set<String> ignoredTypes = Set.copyOf(params.map("ignored").getStrings("types"));
 
@@ -75,7 +79,7 @@ public final class DynamicQuantization implements Algorithm {
             if (!n.domain().isEmpty() || ignoredNames.contains(n.name()) || ignoredTypes.contains(n.opType())) continue;
             if (n.opType().equals("MatMul") && isFloatInit(g, n.input(1), 2)) {
                 String x = n.input(0), w = n.input(1), y = n.output(0);
-                String[] wn = weights.computeIfAbsent(w, k -> quantize(g, k, perChannel));
+                String[] wn = weights.computeIfAbsent(w, k -> quantize(g, k, perChannel, pairwise));
                 String wq = wn[0], ws = wn[1], wz = wn[2];
                 if (contrib) {
                     Node bias = foldableBias(g, n, (int) g.initializer(w).orElseThrow().dim(1));
@@ -105,7 +109,7 @@ public final class DynamicQuantization implements Algorithm {
                 quantized.add(n.name());
             } else if (n.opType().equals("Gather") && params.getBool("quantize_embeddings") && isFloatInit(g, n.input(0), 2)) {
                 String table = n.input(0), y = n.output(0);
-                String[] tn = weights.computeIfAbsent(table, k -> quantize(g, k, false));
+                String[] tn = weights.computeIfAbsent(table, k -> quantize(g, k, false, false));
                 String tq = tn[0], ts = tn[1], tz = tn[2];
                 String gathered = g.uniqueName(y + "_quantized");
                 n.inputs().set(0, tq);
@@ -125,7 +129,8 @@ public final class DynamicQuantization implements Algorithm {
         if (quantized.isEmpty()) context.log().warn("DynamicQuantization: no MatMul with a constant rank-2 float weight in the model; nothing quantized");
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("matmuls", quantized.size());
-        summary.put("weights", perChannel ? "int8 per-channel, symmetric" : "int8 per-tensor, symmetric");
+        summary.put("weights", (perChannel ? "int8 per-channel, symmetric" : "int8 per-tensor, symmetric")
+                + (pairwise ? "; no int16 pair can saturate on x86 CPUs without VNNI (target " + target + ")" : "; full 8-bit (target " + target + "): exact on VNNI/AMX and arm64 only"));
         summary.put("format", contrib ? "com.microsoft:DynamicQuantizeMatMul (" + biasesFolded + " biases folded)" : "DynamicQuantizeLinear + MatMulInteger");
         summary.put("embedding_tables", embeddings);
         summary.forEach((k, v) -> context.report().put(NAME, k, v));
@@ -140,8 +145,8 @@ public final class DynamicQuantization implements Algorithm {
     }
 
     /** Adds the INT8 version of initializer {@code w}; returns the names of {q, scale, zero point}. */
-    private static String[] quantize(Graph g, String w, boolean perChannel) {
-        Int8Weights q = Int8Weights.of(g.initializer(w).orElseThrow(), perChannel);
+    private static String[] quantize(Graph g, String w, boolean perChannel, boolean pairwise) {
+        Int8Weights q = Int8Weights.of(g.initializer(w).orElseThrow(), perChannel, pairwise);
         String[] names = {g.uniqueName(w + "_quantized"), g.uniqueName(w + "_scale"), g.uniqueName(w + "_zero_point")};
         g.initializers().put(names[0], q.q());
         g.initializers().put(names[1], q.scale());

@@ -1,11 +1,13 @@
 package org.ptq4j.plugins.transformer;
 
+import org.ptq4j.spi.quant.Int16Pairs;
+import org.ptq4j.spi.quant.WeightGrid;
 import org.ptq4j.spi.tensor.DType;
 import org.ptq4j.spi.tensor.Tensor;
 
 /**
- * Symmetric INT8 weight quantization, the math in one place: {@code s = max|w| / 127},
- * {@code q = clamp(round(w / s), -127, 127)}, zero point 0. Per-column scales for a {@code [K, N]}
+ * Symmetric INT8 weight quantization on the spi's {@link WeightGrid}: {@code s = max|w| / 127},
+ * {@code q = clamp(rint(w / s), -127, 127)}, zero point 0. Per-column scales for a {@code [K, N]}
  * MatMul weight (one per output channel N), or one scale for the whole tensor.
  *
  * @param q         INT8 values, same shape as the weight
@@ -13,27 +15,18 @@ import org.ptq4j.spi.tensor.Tensor;
  * @param zeroPoint INT8 zeros of the scale's shape
  */
 record Int8Weights(Tensor q, Tensor scale, Tensor zeroPoint) {
-    static final int QMAX = 127;
-
-    /** Quantizes a rank-2 {@code [K, N]} weight with one scale per column (perColumn) or per tensor. */
-    static Int8Weights of(Tensor w, boolean perColumn) {
-        float[] v = w.floats();
+    /**
+     * Quantizes a rank-2 {@code [K, N]} weight with one scale per column (perColumn) or per tensor.
+     * With {@code pairwise}, on {@link WeightGrid}'s saturation-safe grid for the int16 pair sums of
+     * x86 CPUs without VNNI (pairs along K, as MLAS's u8s8 kernels add them).
+     */
+    static Int8Weights of(Tensor w, boolean perColumn, boolean pairwise) {
         long[] shape = w.shape();
-        int cols = perColumn ? (int) shape[shape.length - 1] : 1;
-        float[] absMax = new float[cols];
-        for (int i = 0; i < v.length; i++) {
-            int c = perColumn ? i % cols : 0;
-            absMax[c] = Math.max(absMax[c], Math.abs(v[i]));
-        }
-        float[] scale = new float[cols];
-        for (int c = 0; c < cols; c++) scale[c] = absMax[c] > 0 ? absMax[c] / QMAX : 1f;
-        byte[] q = new byte[v.length];
-        for (int i = 0; i < v.length; i++) {
-            float s = scale[perColumn ? i % cols : 0];
-            q[i] = (byte) Math.max(-QMAX, Math.min(QMAX, Math.round(v[i] / s)));
-        }
-        long[] sShape = perColumn ? new long[]{cols} : new long[0];
-        return new Int8Weights(Tensor.ofBytes(DType.INT8, shape, q), Tensor.ofFloats(sShape, scale),
-                Tensor.ofBytes(DType.INT8, sShape, new byte[cols]));
+        int axis = perColumn ? shape.length - 1 : -1;
+        WeightGrid.Result r = WeightGrid.quantize(w.floats(), shape, axis, true, 8, WeightGrid.ABS_MAX,
+                pairwise ? Int16Pairs.forMatMulWeight(shape, axis) : null);
+        long[] sShape = perColumn ? new long[]{r.scales().length} : new long[0];
+        return new Int8Weights(Tensor.ofBytes(DType.INT8, shape, r.values()), Tensor.ofFloats(sShape, r.scales()),
+                Tensor.ofBytes(DType.INT8, sShape, new byte[r.scales().length]));
     }
 }

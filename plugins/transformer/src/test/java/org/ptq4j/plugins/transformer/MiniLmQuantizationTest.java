@@ -82,6 +82,23 @@ class MiniLmQuantizationTest {
         double c = cosine(q);
         System.out.printf("embedding cosine vs FP32 over %d lines: DynamicQuantization %.5f, shipped ORT dynamic %.5f%n", evalIdx.length, c, shippedCosine);
         assertEquals(shippedCosine, c, 0.005, "dynamic quantization fidelity within 0.005 of ONNX Runtime's");
+        // the default target (ANY) keeps every MatMulInteger weight clear of int16 pair saturation on x86 without VNNI
+        int worst = 0, fullWorst = 0;
+        Model full = run(DynamicQuantization.NAME, fp32, Map.of("target_device", "CPU_VNNI"));
+        for (Model m : List.of(q, full))
+            for (org.ptq4j.spi.model.Node n : m.graph().nodes()) {
+                if (!n.opType().equals("MatMulInteger")) continue;
+                org.ptq4j.spi.tensor.Tensor w = m.graph().initializer(n.input(1)).orElseThrow();
+                byte[] b = new byte[(int) w.numElements()];
+                w.bytes().get(0, b);
+                int pair = org.ptq4j.spi.quant.Int16Pairs.forMatMulWeight(w.shape(), -1).worstPairSum(b);
+                if (m == q) worst = Math.max(worst, pair); else fullWorst = Math.max(fullWorst, pair);
+            }
+        double cFull = cosine(full);
+        System.out.printf("DynamicQuantization worst same-sign pair |w_a|+|w_b|: default %d, CPU_VNNI %d; cosine default %.5f, CPU_VNNI %.5f%n", worst, fullWorst, c, cFull);
+        assertTrue(worst <= 128, "default dynamic weights can saturate: worst pair " + worst);
+        assertTrue(fullWorst > 128, "full 8-bit MiniLM weights have saturating pairs (else the check proves nothing)");
+        assertTrue(c >= cFull - 0.001, "the safe grid costs at most 0.001 cosine: " + c + " vs " + cFull);
         assertTrue(c > 0.985, "per-channel dynamic cosine " + c);
         Path f = ctx.workDir().resolve("minilm-dyn.onnx");
         OnnxIO.write(q, f);

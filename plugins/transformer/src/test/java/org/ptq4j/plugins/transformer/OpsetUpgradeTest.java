@@ -76,7 +76,7 @@ class OpsetUpgradeTest {
         Graph g = q.graph();
         for (Node n : new ArrayList<>(g.nodes())) {
             if (!n.opType().equals("MatMul") || !DynamicQuantization.isFloatInit(g, n.input(1), 2)) continue;
-            Int8Weights w = Int8Weights.of(g.initializer(n.input(1)).orElseThrow(), true);
+            Int8Weights w = Int8Weights.of(g.initializer(n.input(1)).orElseThrow(), true, false);
             String base = n.input(1);
             g.initializers().put(base + "_q", w.q());
             g.initializers().put(base + "_s", w.scale());

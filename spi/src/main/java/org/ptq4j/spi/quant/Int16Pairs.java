@@ -1,4 +1,4 @@
-package org.ptq4j.plugins.quantization;
+package org.ptq4j.spi.quant;
 
 import org.ptq4j.spi.model.Graph;
 import org.ptq4j.spi.model.Model;
@@ -26,54 +26,66 @@ import java.util.List;
  *   <li>Conv ({@code QLinearConv}): MLAS reorders the filter to kernel-position-major, channel-minor
  *       ({@code k = p * C_g + c}: NHWC im2col, and ConvSym's 4-channel packs at each position).
  *       {@link #forLayer} also adds the channel-major order ({@code k = c * P + p}, NCHW im2col) so a
- *       grid made safe for it holds whichever layout a runtime picks; {@link #mlas} is the exact one.</li>
+ *       grid made safe for it holds whichever layout a runtime picks; {@link #mlas} is the exact one.
+ *       A MatMul weight {@code [K, N]} (also batched {@code [.., K, N]}) pairs along K.</li>
  *   <li>Depthwise Conv (one input and one output channel per group): MLAS's depthwise kernels widen
  *       to 16 bits and multiply with {@code vpmaddwd}: no pairs, nothing saturates.</li>
  * </ul>
+ * {@link WeightGrid} uses the pairs to choose saturation-safe scales; {@link #analyze} checks a written model.
+ * <p>
  * A pair is two flat indices into the weight tensor; {@code byChannel[c]} lists the pairs of the
  * quantization channel {@code c} (one channel when per tensor) as {@code [a0, b0, a1, b1, ...]}.
  *
  * @param byChannel pairs grouped by quantization channel
  */
-record Int16Pairs(int[][] byChannel) {
+public record Int16Pairs(int[][] byChannel) {
 
     /** The largest {@code |w_a| + |w_b|} of a same-sign pair that cannot saturate with uint8 activations. */
-    static final int PAIR_LIMIT = 128;
+    public static final int PAIR_LIMIT = 128;
     /** The int16 limit the pair sums must stay within. */
-    static final int INT16_MAX = 32767;
+    public static final int INT16_MAX = 32767;
 
     /** No pair at all (depthwise conv, unknown layouts). */
-    static Int16Pairs none(int channels) {
+    public static Int16Pairs none(int channels) {
         int[][] p = new int[Math.max(1, channels)][];
         for (int i = 0; i < p.length; i++) p[i] = new int[0];
         return new Int16Pairs(p);
     }
 
     /** Pairs that a saturation-safe grid must respect for this layer: MLAS's order, plus the channel-major conv order. */
-    static Int16Pairs forLayer(Node n, long[] wshape, int axis) {
+    public static Int16Pairs forLayer(Node n, long[] wshape, int axis) {
         return of(n, wshape, axis, true);
     }
 
     /** MLAS's pairs exactly (for analysis of a written model). */
-    static Int16Pairs mlas(Node n, long[] wshape, int axis) {
+    public static Int16Pairs mlas(Node n, long[] wshape, int axis) {
         return of(n, wshape, axis, false);
     }
 
     /** Receives the pairs of one layer as flat weight indices. */
     private interface Visitor { void pair(int a, int b); }
 
+    /** Pairs of a MatMul weight {@code [.., K, N]} (MatMulInteger, DynamicQuantizeMatMul, MatMulIntegerToFloat): along K. */
+    public static Int16Pairs forMatMulWeight(long[] wshape, int axis) {
+        return of("MatMul", 1, false, wshape, axis, false);
+    }
+
     private static Int16Pairs of(Node n, long[] s, int axis, boolean bothConvOrders) {
+        return of(n.opType(), n.attrLong("group", 1), n.opType().equals("Gemm") && n.attrLong("transB", 0) == 1, s, axis, bothConvOrders);
+    }
+
+    private static Int16Pairs of(String op, long group, boolean transB, long[] s, int axis, boolean bothConvOrders) {
         int channels = channels(s, axis);
-        if (!visit(n, s, bothConvOrders, (a, b) -> {})) return none(channels);
+        if (!visit(op, group, transB, s, bothConvOrders, (a, b) -> {})) return none(channels);
         long inner = 1;
         if (axis >= 0) for (int i = axis + 1; i < s.length; i++) inner *= s[i];
         final long in = inner;
         int[] count = new int[channels];
-        visit(n, s, bothConvOrders, (a, b) -> count[channel(a, s, axis, in)] += 2);
+        visit(op, group, transB, s, bothConvOrders, (a, b) -> count[channel(a, s, axis, in)] += 2);
         int[][] r = new int[channels][];
         for (int c = 0; c < channels; c++) r[c] = new int[count[c]];
         int[] fill = new int[channels];
-        visit(n, s, bothConvOrders, (a, b) -> {
+        visit(op, group, transB, s, bothConvOrders, (a, b) -> {
             int c = channel(a, s, axis, in);
             r[c][fill[c]++] = a;
             r[c][fill[c]++] = b;
@@ -86,14 +98,12 @@ record Int16Pairs(int[][] byChannel) {
     }
 
     /** Walks the K order of each output column and hands out elements (2j, 2j+1); false when the layer has no pairs. */
-    private static boolean visit(Node n, long[] s, boolean bothConvOrders, Visitor v) {
-        String op = n.opType();
+    private static boolean visit(String op, long group, boolean transB, long[] s, boolean bothConvOrders, Visitor v) {
         if (op.equals("Conv")) {
             if (s.length < 3) return false;
             int m = (int) s[0], cg = (int) s[1];
             int p = 1;
             for (int i = 2; i < s.length; i++) p *= (int) s[i];
-            long group = n.attrLong("group", 1);
             if (cg == 1 && group > 1 && group == m) return false;      // depthwise: exact kernels
             int k = cg * p;
             for (int o = 0; o < m; o++) {
@@ -107,7 +117,6 @@ record Int16Pairs(int[][] byChannel) {
         }
         if (op.equals("Gemm") || op.equals("MatMul")) {
             if (s.length < 2) return false;
-            boolean transB = op.equals("Gemm") && n.attrLong("transB", 0) == 1;
             int rows = (int) s[s.length - 2], cols = (int) s[s.length - 1];
             int batches = 1;
             for (int i = 0; i < s.length - 2; i++) batches *= (int) s[i];
@@ -128,7 +137,7 @@ record Int16Pairs(int[][] byChannel) {
     }
 
     /** The largest same-sign {@code |q_a| + |q_b|} (or single {@code |q|}) over all pairs of quantized values {@code q}. */
-    int worstPairSum(byte[] q) {
+    public int worstPairSum(byte[] q) {
         int worst = 0;
         for (int[] ps : byChannel)
             for (int i = 0; i + 1 < ps.length; i += 2) worst = Math.max(worst, pairSum(q[ps[i]], q[ps[i + 1]]));
@@ -136,7 +145,7 @@ record Int16Pairs(int[][] byChannel) {
     }
 
     /** {@code max |a x + b y|} over activations x, y in 0..255, divided by 255. */
-    static int pairSum(int a, int b) {
+    public static int pairSum(int a, int b) {
         return (a >= 0) == (b >= 0) ? Math.abs(a) + Math.abs(b) : Math.max(Math.abs(a), Math.abs(b));
     }
 
@@ -148,15 +157,15 @@ record Int16Pairs(int[][] byChannel) {
      * @param saturating    pairs with {@code 255 * sum > 32767}
      * @param pairs         pairs in all
      */
-    record Finding(String node, int worstPairSum, int saturating, int pairs) {
-        boolean canSaturate() { return saturating > 0; }
+    public record Finding(String node, int worstPairSum, int saturating, int pairs) {
+        public boolean canSaturate() { return saturating > 0; }
     }
 
     /**
      * Every Conv / Gemm / MatMul of a written QDQ model whose weight is an int8 initializer behind a
      * {@code DequantizeLinear}, with its worst pair in MLAS's order (uint8 activations assumed to span 0..255).
      */
-    static List<Finding> analyze(Model m) {
+    public static List<Finding> analyze(Model m) {
         Graph g = m.graph();
         List<Finding> r = new ArrayList<>();
         for (Node n : g.nodes()) {
