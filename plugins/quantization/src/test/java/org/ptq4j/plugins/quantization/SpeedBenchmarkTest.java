@@ -94,6 +94,42 @@ class SpeedBenchmarkTest {
         System.out.printf("speed_mlp b1 1 thread: FP32 %.2f ms, INT8 %.2f ms, speed-up %.2fx%n", t1[0], t1[1], t1[0] / t1[1]);
     }
 
+    /**
+     * The default target (ANY: saturation-safe weight grid) against full 8-bit weights (CPU_VNNI) and FP32:
+     * the grid changes scales, not kernels, so the two INT8 models should run alike. Models interleaved per round.
+     */
+    @Test
+    void targetsSideBySide() {
+        System.out.println("CPU: " + org.ptq4j.spi.CpuInfo.host().describe());
+        for (String name : List.of("speed_cnn112.onnx", "speed_mlp.onnx")) {
+            boolean cnn = name.startsWith("speed_cnn");
+            long[] sample = cnn ? new long[]{3, 112, 112} : new long[]{128, 512};
+            Model fp32 = OnnxIO.read(TestAssets.model(name));
+            Tensor calib = synthetic(sample, cnn ? 300 : 100, 1);
+            Model any = quantize(fp32, calib, Map.of("stat_subset_size", cnn ? 300 : 100));
+            Model vnni = quantize(fp32, calib, Map.of("stat_subset_size", cnn ? 300 : 100, "target_device", "CPU_VNNI"));
+            int batch = cnn ? 1 : 16;
+            Map<String, Tensor> feed = Map.of("x", synthetic(sample, batch, 7));
+            List<Model> models = List.of(fp32, any, vnni);
+            List<Session> sessions = new ArrayList<>();
+            try {
+                for (Model m : models) sessions.add(Fixtures.ENGINE.open(m, SessionOptions.defaults().withThreads(1)));
+                for (int i = 0; i < 3; i++) for (Session s : sessions) s.run(feed);
+                List<List<Double>> t = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+                for (int r = 0; r < (cnn ? 60 : 15); r++)
+                    for (int k = 0; k < sessions.size(); k++) {
+                        long t0 = System.nanoTime();
+                        sessions.get(k).run(feed);
+                        t.get(k).add((System.nanoTime() - t0) / 1e6);
+                    }
+                double f = median(t.get(0)), a = median(t.get(1)), v = median(t.get(2));
+                System.out.printf("%s b%d 1 thread: FP32 %.2f ms, ANY (default) %.2f ms (%.2fx), CPU_VNNI %.2f ms (%.2fx)%n", name, batch, f, a, f / a, v, f / v);
+            } finally {
+                sessions.forEach(Session::close);
+            }
+        }
+    }
+
     /** The MatMul -> Gemm rewrite ({@code matmul_to_gemm: true}) against plain MatMul QDQ on a MatMul+bias MLP. */
     @Test
     void mlpMatMulAsGemm() throws Exception {
