@@ -128,6 +128,7 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         OverflowFix fix = overflowFix(p, device, algorithm);
         Side w = side(p.map("weights"), algorithm + ".weights", true, true, fix == OverflowFix.ENABLE ? 7 : 8);
         Side a = side(p.map("activations"), algorithm + ".activations", false, preset.equals("performance"), 8);
+        if (fix == OverflowFix.ENABLE && w.bits() > 7) w = new Side(7, w.symmetric(), w.perChannel(), w.range());
         if (fix == OverflowFix.PAIRWISE && !w.symmetric()) {      // the pairwise grid is for symmetric weights; 7 bits cannot saturate
             fix = OverflowFix.ENABLE;
             w = new Side(Math.min(7, w.bits()), w.symmetric(), w.perChannel(), w.range());
