@@ -49,7 +49,7 @@ import java.util.regex.PatternSyntaxException;
  */
 final class QdqPlan {
     static final Set<String> LAYER_OPS = Set.of("Conv", "Gemm", "MatMul");
-    static final Set<String> ARITH_OPS = Set.of("Add", "Mul", "Concat", "GlobalAveragePool", "AveragePool");
+    static final Set<String> ARITH_OPS = Set.of("Add", "Mul", "Concat", "GlobalAveragePool", "AveragePool", "Sigmoid");
     static final Set<String> MOVE_OPS = Set.of("MaxPool", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
             "Slice", "Resize", "Expand", "Tile", "DepthToSpace", "SpaceToDepth");
 
