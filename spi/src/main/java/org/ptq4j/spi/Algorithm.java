@@ -14,7 +14,8 @@ import java.util.List;
  * {@code DefaultQuantization}. An algorithm is its math: it declares the statistics it needs on
  * the model it will receive, and turns that model and those statistics into a new model.
  * <p>
- * The host calls {@link #statistics} for every step before running any, collects all requests
+ * The host first lets every step {@link #transform} the FP32 model without data (in order), then
+ * calls {@link #statistics} for every step on the transformed model, collects all requests
  * in one pass over the calibration data, then calls {@link #apply} step by step. Steps whose
  * needs depend on an earlier step's output collect more through {@link PipelineContext#collect}.
  */
@@ -26,7 +27,16 @@ public interface Algorithm extends ExtensionPoint {
 
     List<ParamSpec> parameters();
 
-    /** Statistics this step needs, on tensors of {@code model} (the pipeline's input model). */
+    /**
+     * A data-free, function-preserving rewrite of the FP32 model that statistics are then measured on,
+     * e.g. cross-layer equalization (activation ranges change with it, so they must be measured after it).
+     * Returns {@code model} itself when there is nothing to do; a copy otherwise ({@code model} must not be modified).
+     */
+    default Model transform(Model model, Params params, PipelineContext context) {
+        return model;
+    }
+
+    /** Statistics this step needs, on tensors of {@code model} (the pipeline's input model, after every step's {@link #transform}). */
     default List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
         return List.of();
     }

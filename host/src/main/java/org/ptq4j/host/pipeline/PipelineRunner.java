@@ -98,6 +98,7 @@ public final class PipelineRunner {
         int subset = 0;
         long seed = 0;
         boolean shuffle = false;
+        for (PipelineConfig.Step s : cfg.steps()) model = s.algorithm().transform(model, s.params(), ctx);   // data-free rewrites first
         for (PipelineConfig.Step s : cfg.steps()) {
             requests.addAll(s.algorithm().statistics(model, s.params(), ctx));
             if (s.params().has("stat_subset_size") && s.params().getInt("stat_subset_size") > subset) {

@@ -46,6 +46,12 @@ public class MinMaxQuantization implements Algorithm {
 
     @Override public List<ParamSpec> parameters() { return QuantConfig.parameters(); }
 
+    /** {@code cross_layer_equalization} (default: where outlier channels call for it): {@link CrossLayerEqualization} before the statistics pass. */
+    @Override
+    public Model transform(Model model, Params params, PipelineContext context) {
+        return CrossLayerEqualization.fromParams(model, params, context, name());
+    }
+
     @Override
     public List<StatisticRequest> statistics(Model model, Params params, PipelineContext context) {
         QuantConfig cfg = QuantConfig.from(params, name());

@@ -77,6 +77,8 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 ParamSpec.bool("approximate_gelu", true, "model_type transformer: compute GELU in its tanh form (max error ~5e-4, below one int8 step), which ONNX Runtime runs as FastGelu, about a third cheaper"),
                 ParamSpec.bool("activation_matmul", true, "quantize a MatMul of two activations (attention's probabilities x values) when its output is read in integer form anyway (QLinearMatMul)"),
                 ParamSpec.choice("model_type", null, "transformer: weight MatMul + bias as QGemm, int8 embedding tables, mixed preset (default: generic)", "transformer"),
+                ParamSpec.bool("cross_layer_equalization", null, "rescale consecutive Conv/Gemm channels (through ReLU / pooling) before calibrating so ranges balance (CrossLayerEqualization; exact in FP32). "
+                        + "Default: only when some layer's widest output channel exceeds " + (int) CrossLayerEqualization.AUTO_SPREAD + "x the median channel's weight range (outlier channels)"),
                 ParamSpec.integer("stat_subset_size", 300, "number of calibration samples").withRange(1.0, null),
                 ParamSpec.integer("stat_batch_size", null, "batch size of the statistics pass (default: the pipeline's)").withRange(1.0, null),
                 ParamSpec.integer("seed", 0, "seed of the calibration subset when shuffle_data is true"),
