@@ -110,7 +110,7 @@ public class MinMaxQuantization implements Algorithm {
 
     static List<StatisticRequest> requests(QdqPlan plan, QuantConfig cfg) {
         List<StatisticRequest> r = new ArrayList<>();
-        for (String t : plan.statTensors()) r.add(new StatisticRequest(t, cfg.activations().range()));
+        for (String t : plan.statTensors()) r.add(new StatisticRequest(t, cfg.activationStat()));
         return r;
     }
 
@@ -127,7 +127,7 @@ public class MinMaxQuantization implements Algorithm {
         QdqPlan plan = prep.plan(cfg, section);
         List<StatisticRequest> requests = requests(plan, cfg);
         Statistics stats = complete(model, requests, statistics, cfg, ctx);
-        RangeSpec spec = cfg.activations().range();
+        org.ptq4j.spi.stats.CollectorSpec spec = cfg.activationStat();
         Model out = QdqWriter.write(model, plan, cfg, t -> {
             Range r = (Range) stats.get(new StatisticRequest(t, spec));
             if (!Float.isFinite(r.min()) || !Float.isFinite(r.max()))

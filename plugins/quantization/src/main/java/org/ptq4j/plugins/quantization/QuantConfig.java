@@ -32,7 +32,15 @@ import java.util.Locale;
  */
 record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSize, int batchSize, long seed, boolean shuffle,
                    boolean transformer, boolean matmulToGemm, boolean approximateGelu, boolean activationMatMul,
-                   String target, OverflowFix overflowFix) {
+                   String target, OverflowFix overflowFix, boolean histogram) {
+
+    /** Bins per sign of the histogram estimator. */
+    static final int HISTOGRAM_BINS = 2048;
+
+    /** The statistic measured per quantized activation: its {@link RangeSpec}, or the histogram estimator. Both give a {@link org.ptq4j.spi.stats.Range}. */
+    org.ptq4j.spi.stats.CollectorSpec activationStat() {
+        return histogram ? new org.ptq4j.spi.stats.HistogramSpec(HISTOGRAM_BINS, (1 << activations.bits()) - 1, activations.symmetric()) : activations.range();
+    }
 
     /** The targets a user can name ({@code target_device}); {@code CPU} is POT's name for {@code ANY}. */
     static final List<String> TARGETS = List.of("ANY", "CPU", "CPU_VNNI", "CPU_NO_VNNI", "HOST");
@@ -102,7 +110,7 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 ParamSpec.choice("mode", null, "symmetric | asymmetric (default from preset)", "symmetric", "asymmetric"),
                 ParamSpec.choice("granularity", null, "perchannel | pertensor (symmetric weights default perchannel, asymmetric weights pertensor only; activations pertensor only)", "perchannel", "pertensor"),
                 ParamSpec.map("range_estimator", "how ranges are measured",
-                        ParamSpec.choice("preset", null, "default (min/max) | quantile", "default", "quantile"),
+                        ParamSpec.choice("preset", null, "default (min/max) | quantile | histogram (activations: the clipping range with the least expected squared error, from a 2048-bin histogram of all values)", "default", "quantile", "histogram"),
                         ParamSpec.number("outlier_prob", null, "fraction of outliers cut on each side by quantile estimators").withRange(0.0, 0.5),
                         estimator("min", "min", "quantile"),
                         estimator("max", "max", "abs_max", "quantile")));
@@ -142,7 +150,8 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 p.integer("stat_batch_size").orElse(0), p.integer("seed").orElse(0), p.has("shuffle_data") && p.getBool("shuffle_data"), transformer,
                 p.has("matmul_to_gemm") ? p.getBool("matmul_to_gemm") : transformer,
                 transformer && (!p.has("approximate_gelu") || p.getBool("approximate_gelu")),
-                !p.has("activation_matmul") || p.getBool("activation_matmul"), device, fix);
+                !p.has("activation_matmul") || p.getBool("activation_matmul"), device, fix,
+                "histogram".equalsIgnoreCase(p.map("activations").map("range_estimator").string("preset").orElse("")));
     }
 
     /** The explicit {@code overflow_fix}, else the target's: full 8 bits only where no CPU it names saturates. */
@@ -199,8 +208,11 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
      */
     private static RangeSpec range(Params p, String key, boolean weights, boolean symmetric) {
         String preset = p.string("preset").orElse("default").toLowerCase(Locale.ROOT);
+        if (preset.equals("histogram") && weights)
+            throw new PtqException(key + ".preset: histogram is an activation estimator; weights take default or quantile");
+        if (preset.equals("histogram")) preset = "default";     // the histogram itself is activationStat(); min/max stays the fallback
         if (!preset.equals("default") && !preset.equals("quantile"))
-            throw new PtqException(key + ".preset: expected default or quantile, got '" + preset + "'");
+            throw new PtqException(key + ".preset: expected default, quantile or histogram, got '" + preset + "'");
         boolean q = preset.equals("quantile");
         double outlier = p.number("outlier_prob").orElse(1e-4);
         String dAgg = weights ? "min" : "mean";

@@ -156,9 +156,10 @@ class SpeedBenchmarkTest {
                 MinMaxQuantization mm = new MinMaxQuantization();
                 Params dflt = ctx.params(mm, Map.of());
                 Params quant = ctx.params(mm, Map.of("activations", Map.of("range_estimator", Map.of("preset", "quantile"))));
-                List<StatisticRequest> rDefault = mm.statistics(fp32, dflt, ctx), rQuantile = mm.statistics(fp32, quant, ctx);
+                Params hist = ctx.params(mm, Map.of("activations", Map.of("range_estimator", Map.of("preset", "histogram"))));
+                List<StatisticRequest> rDefault = mm.statistics(fp32, dflt, ctx), rQuantile = mm.statistics(fp32, quant, ctx), rHist = mm.statistics(fp32, hist, ctx);
                 int[] idx = ctx.subset(ds, 300, 0, false);
-                double best = Double.MAX_VALUE, bestD = Double.MAX_VALUE, bestQ = Double.MAX_VALUE;
+                double best = Double.MAX_VALUE, bestD = Double.MAX_VALUE, bestQ = Double.MAX_VALUE, bestH = Double.MAX_VALUE;
                 for (int rep = 0; rep < 2; rep++) {
                     best = Math.min(best, forward(fp32, ctx, idx, threads));
                     long t = System.nanoTime();
@@ -167,10 +168,13 @@ class SpeedBenchmarkTest {
                     t = System.nanoTime();
                     ctx.collect(fp32, ds, idx, rQuantile);
                     bestQ = Math.min(bestQ, (System.nanoTime() - t) / 1e9);
+                    t = System.nanoTime();
+                    ctx.collect(fp32, ds, idx, rHist).get(rHist.get(0));     // results included: the clip search runs here
+                    bestH = Math.min(bestH, (System.nanoTime() - t) / 1e9);
                 }
                 System.out.printf("calibration speed_cnn112, 300 samples, %d thread(s), %d tensors: FP32 forward %.2f s, "
-                                + "default estimators %.2f s (%.2fx), quantile %.2f s (%.2fx)%n", threads, rDefault.size(),
-                        best, bestD, bestD / best, bestQ, bestQ / best);
+                                + "default estimators %.2f s (%.2fx), quantile %.2f s (%.2fx), histogram %.2f s (%.2fx) [%s]%n", threads, rDefault.size(),
+                        best, bestD, bestD / best, bestQ, bestQ / best, bestH, bestH / best, org.ptq4j.spi.CpuInfo.host().model());
             }
         }
     }
