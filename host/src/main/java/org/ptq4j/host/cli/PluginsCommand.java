@@ -41,6 +41,7 @@ final class PluginsCommand implements Callable<Integer> {
         }
         doc.put("plugins", plugins);
         doc.put("failures", r.failures().stream().map(f -> Map.of("id", f.pluginId(), "path", String.valueOf(f.path()), "cause", f.cause())).toList());
+        doc.put("warnings", r.warnings());
         List<Map<String, Object>> algs = new ArrayList<>(), ds = new ArrayList<>(), ms = new ArrayList<>();
         reg.algorithms().forEach((n, a) -> algs.add(entry("name", n, a.description(), reg.provider(a), a.parameters())));
         reg.datasets().forEach((n, d) -> ds.add(entry("type", n, d.description(), reg.provider(d), org.ptq4j.host.pipeline.DatasetSelection.parameters(d))));
@@ -83,6 +84,7 @@ final class PluginsCommand implements Callable<Integer> {
         for (PluginLoader.PluginInfo p : r.plugins())
             out.println("  " + p.id() + " " + p.version() + "  " + p.path() + "  [" + String.join(", ", p.extensions()) + "]");
         for (PluginLoader.Failure f : r.failures()) out.println("  FAILED " + f.pluginId() + "  " + f.path() + ": " + f.cause());
+        for (String w : r.warnings()) out.println("  WARNING " + w);
         section(out, "Algorithms", "name", algs);
         section(out, "Datasets (type)", "type", ds);
         section(out, "Metrics (type)", "type", ms);

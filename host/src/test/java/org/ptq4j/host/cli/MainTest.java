@@ -34,6 +34,7 @@ class MainTest {
     @TempDir Path dir;
     String stdout, stderr;
     List<Path> pluginFolders;
+    List<PluginLoader.Failure> loadFailures = List.of();
 
     /** The test extensions, plus a 'numpy' dataset type (the real one is a plugin) and an algorithm with a bug. */
     static Registry registry() {
@@ -57,7 +58,7 @@ class MainTest {
         ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
         int code = Main.run(args, new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8),
                 k -> k.equals("PTQ_PLUGINS") ? "/from/env" : null,
-                dirs -> { pluginFolders = dirs; return new PluginLoader.Result(registry(), List.of(), List.of(), null); });
+                dirs -> { pluginFolders = dirs; return new PluginLoader.Result(registry(), List.of(), loadFailures, null); });
         stdout = o.toString(StandardCharsets.UTF_8);
         stderr = e.toString(StandardCharsets.UTF_8);
         return code;
@@ -122,6 +123,14 @@ class MainTest {
         assertEquals(2, ptq("validate", "-c", dir.resolve("bad.yaml").toString()));
         assertEquals("error: " + dir.resolve("bad.yaml") + ": 1 error\n  pipeline[0].algorithm (line 8): unknown algorithm 'RangeProb'; did you mean 'RangeProbe'?; "
                 + "installed: AddMetadata, Buggy, InsertIdentity, RangeProbe\n", stderr);
+    }
+
+    @Test
+    void validateFailsWhenAPluginDidNotLoad() {
+        loadFailures = List.of(new PluginLoader.Failure("vendor-clip", Path.of("/p/vendor-clip.jar"), "requires plugin 'quantization' >=2.0.0, but version 0.1.0 is installed"));
+        assertEquals(2, ptq("validate", "-c", dir.resolve("pipeline.yaml").toString()));
+        assertTrue(stderr.contains("error: 1 plugin did not load (fix or remove them):\n  plugin 'vendor-clip' (/p/vendor-clip.jar) failed to load: requires plugin 'quantization' >=2.0.0"), stderr);
+        assertTrue(stderr.startsWith("warning: plugin 'vendor-clip'"), stderr);
     }
 
     @Test
