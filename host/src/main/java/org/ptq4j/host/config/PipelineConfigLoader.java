@@ -183,7 +183,7 @@ public final class PipelineConfigLoader {
         return new Typed<>(plugin.get(), new Params(v.validate(m, specs.apply(plugin.get()), path, SafeYaml.line(n), Set.of("type"))));
     }
 
-    static String suggestion(String given, Collection<String> installed) {
+    public static String suggestion(String given, Collection<String> installed) {
         String near = Names.nearest(given, installed).map(x -> "; did you mean '" + x + "'?").orElse("");
         return near + "; installed: " + (installed.isEmpty() ? "none" : String.join(", ", installed.stream().sorted().toList()));
     }

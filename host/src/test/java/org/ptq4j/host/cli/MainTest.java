@@ -197,6 +197,19 @@ class MainTest {
     }
 
     @Test
+    void evaluateWithAnyInstalledDatasetType() throws IOException {
+        assertEquals(0, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(), "--data-type", "test_npy",
+                "--labels", dir.resolve("labels.npy").toString(), "--metric", "test_top1", "--data-param", "limit=120", "--json"), stderr);
+        JsonNode row = new ObjectMapper().readTree(stdout).get("results").get(0);
+        assertEquals(120, row.get("samples").asInt());
+        assertTrue(row.get("test_top1").asDouble() > 0.8, stdout);
+        assertEquals(2, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(), "--data-type", "test_nyp", "--metric", "test_top1"));
+        assertTrue(stderr.startsWith("error: --data-type: unknown dataset type 'test_nyp'; did you mean 'test_npy'?; installed: "), stderr);
+        assertEquals(2, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("nope.npy").toString(), "--data-type", "test_npy", "--metric", "test_top1"));
+        assertTrue(stderr.contains("--data-param.path: file not found: " + dir.resolve("nope.npy")), stderr);
+    }
+
+    @Test
     void benchmarkInterleavesModels() throws IOException {
         assertEquals(0, ptq("benchmark", "--model", dir.resolve("model.onnx").toString(), "--model", dir.resolve("model.onnx").toString(),
                 "--batch", "4", "--warmup", "2", "--runs", "5", "--json"), stderr);
