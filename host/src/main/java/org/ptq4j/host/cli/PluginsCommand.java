@@ -74,6 +74,7 @@ final class PluginsCommand implements Callable<Integer> {
         if (s.min() != null) m.put("min", s.min());
         if (s.max() != null) m.put("max", s.max());
         if (!s.children().isEmpty()) m.put("children", s.children().stream().map(PluginsCommand::param).toList());
+        if (s.embeds() != null) m.put("parameters_of", s.embeds().algorithm() != null ? s.embeds().algorithm() : "the algorithm named by " + s.embeds().algorithmKey());
         return m;
     }
 
@@ -105,6 +106,7 @@ final class PluginsCommand implements Callable<Integer> {
         for (Map<String, Object> p : ps) {
             StringBuilder sb = new StringBuilder(indent).append(p.get("name")).append(": ").append(p.get("type").toString().toLowerCase());
             if (p.containsKey("choices")) sb.append(" ").append(p.get("choices"));
+            if (p.containsKey("parameters_of")) sb.append(" (parameters of ").append(p.get("parameters_of")).append(")");
             if (p.containsKey("min") || p.containsKey("max"))
                 sb.append(" [").append(p.containsKey("min") ? ParamValidatorFmt.fmt((Double) p.get("min")) : "-inf").append(", ")
                         .append(p.containsKey("max") ? ParamValidatorFmt.fmt((Double) p.get("max")) : "inf").append("]");

@@ -70,7 +70,8 @@ public final class PipelineConfigLoader {
         }
         Path base = abs.getParent();
         SafeYaml yaml = new SafeYaml(env);
-        ParamValidator v = new ParamValidator(yaml, base, errors);
+        ParamValidator v = new ParamValidator(yaml, base, errors)
+                .algorithms(name -> registry.algorithm(name).map(Algorithm::parameters), registry.algorithms().keySet());
         Map<String, Object> values = v.validate(top, TOP, "", 1, Set.of("datasets", "metric", "pipeline"));
         Map<String, NodeTuple> entries = yaml.entries(top, "", new ArrayList<>());
 
