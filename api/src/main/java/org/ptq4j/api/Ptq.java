@@ -345,7 +345,8 @@ public final class Ptq implements AutoCloseable {
                 String name = wanted.get(i).getKey();
                 Algorithm a = registry.algorithm(name).orElseThrow(() -> new PtqException("unknown algorithm '" + name + "'; installed: "
                         + String.join(", ", registry.algorithms().keySet())));
-                list.add(new PipelineConfig.Step(a, ParamValidator.bind(a.parameters(), wanted.get(i).getValue(), cwd, "pipeline[" + i + "].params"), 0));
+                list.add(new PipelineConfig.Step(a, ParamValidator.bind(a.parameters(), wanted.get(i).getValue(), cwd, "pipeline[" + i + "].params",
+                        n -> registry.algorithm(n).map(Algorithm::parameters), registry.algorithms().keySet()), 0));
             }
             Map<String, PipelineConfig.DatasetConfig> ds = new LinkedHashMap<>();
             if (calibration != null) ds.put(PipelineContext.CALIBRATION, new PipelineConfig.DatasetConfig(PipelineContext.CALIBRATION, factory(calibration), Params.empty()));

@@ -110,7 +110,12 @@ class PtqTest {
         assertTrue(c.getMessage().contains("pipeline[0].params.preste: unknown key 'preste'; did you mean 'preset'?"), c.getMessage());
         assertTrue(c.getMessage().contains("pipeline[0].params.stat_subset_size: -1 is out of range"), c.getMessage());
         assertFalse(Files.exists(tmp.resolve("bad.onnx")));
-        PtqException unknown = assertThrows(PtqException.class, () -> ptq.quantize(model).calibration(Data.ofFloats(few)).step("Nope", Map.of()).run());
+        // nested parameters of a composite are checked against its base algorithm's
+        ConfigException nested = assertThrows(ConfigException.class, () -> ptq.quantize(model).calibration(Data.ofFloats(few))
+                .step("AccuracyAwareQuantization", Map.of("base_algorithm", "MinMaxQuantization", "base_params", Map.of("weights", Map.of("bitz", 4))))
+                .output(tmp.resolve("bad.onnx")).run());
+        assertEquals("pipeline[0].params.base_params.weights.bitz: unknown key 'bitz'; did you mean 'bits'?", nested.errors().get(0).toString());
+                PtqException unknown = assertThrows(PtqException.class, () -> ptq.quantize(model).calibration(Data.ofFloats(few)).step("Nope", Map.of()).run());
         assertTrue(unknown.getMessage().startsWith("unknown algorithm 'Nope'; installed: "), unknown.getMessage());
         PtqException shape = assertThrows(PtqException.class, () -> ptq.quantize(model).calibration(Data.ofFloats(List.of(new float[783]))).output(tmp.resolve("x.onnx")).run());
         assertTrue(shape.getMessage().contains("sample 0: 783 values do not fit input"), shape.getMessage());

@@ -120,12 +120,20 @@ public final class ParamValidator {
      * like YAML ones: the map is written as YAML and checked; {@code what} prefixes key paths.
      */
     public static org.ptq4j.spi.param.Params bind(List<ParamSpec> specs, Map<String, Object> values, Path baseDir, String what) {
+        return bind(specs, values, baseDir, what, null, List.of());
+    }
+
+    /** As {@link #bind(List, Map, Path, String)}, also checking embedded algorithm parameters ({@link #algorithms}). */
+    public static org.ptq4j.spi.param.Params bind(List<ParamSpec> specs, Map<String, Object> values, Path baseDir, String what,
+                                                 java.util.function.Function<String, java.util.Optional<List<ParamSpec>>> algorithms,
+                                                 java.util.Collection<String> installed) {
         List<ConfigError> errors = new ArrayList<>();
         String text = new org.yaml.snakeyaml.Yaml().dump(plainCopy(values));
         Node n = SafeYaml.parse(new java.io.StringReader(text), errors);
         Map<String, Object> out = Map.of();
         if (errors.isEmpty()) {
             ParamValidator v = new ParamValidator(new SafeYaml(k -> null), baseDir, errors);
+            if (algorithms != null) v.algorithms(algorithms, installed);
             out = v.validate(n instanceof MappingNode m ? m : null, specs, what, 0, Set.of());
         }
         // lines of the generated YAML mean nothing to the user: drop them

@@ -124,7 +124,7 @@ public final class PluginLoader {
         while (changed) {
             changed = false;
             for (PluginDescriptor d : List.copyOf(descriptors.values())) {
-                String problem = dependencyProblem(pm, d, descriptors);
+                String problem = dependencyProblem(pm, d, descriptors, paths.keySet());
                 if (problem == null) continue;
                 failures.add(new Failure(d.getPluginId(), paths.get(d.getPluginId()), problem));
                 descriptors.remove(d.getPluginId());
@@ -225,12 +225,12 @@ public final class PluginLoader {
     }
 
     /** Why a plugin's dependencies are not satisfied by {@code installed}, or null. */
-    private static String dependencyProblem(PluginManager pm, PluginDescriptor d, Map<String, PluginDescriptor> installed) {
+    private static String dependencyProblem(PluginManager pm, PluginDescriptor d, Map<String, PluginDescriptor> installed, Set<String> found) {
         for (PluginDependency dep : d.getDependencies()) {
             PluginDescriptor there = installed.get(dep.getPluginId());
             if (there == null) {
                 if (dep.isOptional()) continue;
-                return "requires plugin '" + dep.getPluginId() + "', which is not installed";
+                return "requires plugin '" + dep.getPluginId() + "', which " + (found.contains(dep.getPluginId()) ? "did not load" : "is not installed");
             }
             String range = dep.getPluginVersionSupport();
             if (range == null || range.isBlank() || range.equals("*")) continue;

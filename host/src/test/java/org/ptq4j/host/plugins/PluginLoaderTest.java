@@ -195,7 +195,7 @@ class PluginLoaderTest {
             Map<String, String> why = new LinkedHashMap<>();
             r.failures().forEach(f -> why.put(f.pluginId(), f.cause()));
             assertEquals(Map.of("too-new", "requires plugin 'z-base' >=2.0.0, but version 1.2.3 is installed",
-                    "on-too-new", "requires plugin 'too-new', which is not installed"), why);
+                    "on-too-new", "requires plugin 'too-new', which did not load"), why);
         }
     }
 
