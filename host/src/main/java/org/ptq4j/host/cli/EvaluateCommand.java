@@ -20,6 +20,7 @@ import org.ptq4j.spi.data.DatasetFactory;
 import org.ptq4j.spi.metric.Metric;
 import org.ptq4j.spi.metric.MetricFactory;
 import org.ptq4j.spi.model.Model;
+import org.ptq4j.spi.param.ParamSpec;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -39,7 +40,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
         description = {"Evaluate a metric for one or more models on the same data and print a table (or JSON).",
-                "--data ending in .npy/.npz uses dataset type 'numpy'; a folder uses 'image_folder'."})
+                "--data ending in .npy/.npz uses dataset type 'numpy', a folder 'image_folder'; --data-type names any installed type."})
 final class EvaluateCommand implements Callable<Integer> {
     @ParentCommand Main main;
 
@@ -54,7 +55,8 @@ final class EvaluateCommand implements Callable<Integer> {
 
     static final class Direct {
         @Option(names = "--model", required = true, paramLabel = "ONNX", description = "model to evaluate (repeatable)") List<Path> models;
-        @Option(names = "--data", required = true, paramLabel = "NPY|DIR", description = "samples: .npy/.npz (preprocessed) or an image folder") Path data;
+        @Option(names = "--data", required = true, paramLabel = "NPY|DIR", description = "samples: .npy/.npz (preprocessed) or an image folder; with --data-type, that type's 'path'") Path data;
+        @Option(names = "--data-type", paramLabel = "TYPE", description = "dataset type of --data: any installed type (see 'ptq plugins'; default: numpy for .npy/.npz, image_folder for a folder)") String dataType;
         @Option(names = "--labels", paramLabel = "FILE", description = "labels: .npy for --data .npy; a 'path label' list file for an image folder") Path labels;
         @Option(names = "--metric", defaultValue = "accuracy", paramLabel = "TYPE", description = "metric type (default ${DEFAULT-VALUE}); see 'ptq plugins'") String metric;
         @Option(names = "--reference", paramLabel = "ONNX", description = "reference model for fidelity metrics (default: the first --model)") Path reference;
@@ -125,14 +127,30 @@ final class EvaluateCommand implements Callable<Integer> {
     static PipelineConfig direct(Registry registry, Direct d) {
         Path cwd = Path.of("").toAbsolutePath();
         Path data = d.data.toAbsolutePath().normalize();
-        if (!Files.exists(data)) throw new ConfigException(null, List.of(new ConfigError("--data", 0, "file not found: " + data)));
-        boolean folder = Files.isDirectory(data);
-        String type = folder ? "image_folder" : "numpy";
-        DatasetFactory f = registry.dataset(type).orElseThrow(() -> new PtqException(
-                "dataset type '" + type + "' (for --data " + d.data + ") is not installed; installed: " + String.join(", ", registry.datasets().keySet())));
+        DatasetFactory f;
         Map<String, Object> dp = new LinkedHashMap<>(Main.typed(d.dataParams));
-        dp.put("path", data.toString());
-        if (d.labels != null) dp.put(folder ? "labels_file" : "labels", d.labels.toAbsolutePath().normalize().toString());
+        if (d.dataType != null) {
+            f = registry.dataset(d.dataType).orElseThrow(() -> new PtqException("--data-type: unknown dataset type '" + d.dataType + "'"
+                    + PipelineConfigLoader.suggestion(d.dataType, registry.datasets().keySet())));
+            // --data and --labels go to the type's 'path' and labels parameters (the validator checks that the files exist)
+            List<String> names = f.parameters().stream().map(ParamSpec::name).toList();
+            if (!names.contains("path")) throw new PtqException("--data-type " + d.dataType + ": the type has no 'path' parameter for --data; its parameters: "
+                    + String.join(", ", names) + " (pass them with --data-param)");
+            dp.put("path", data.toString());
+            if (d.labels != null) {
+                String key = names.contains("labels") ? "labels" : names.contains("labels_file") ? "labels_file" : null;
+                if (key == null) throw new PtqException("--labels: dataset type '" + d.dataType + "' has no 'labels' parameter; its parameters: " + String.join(", ", names));
+                dp.put(key, d.labels.toAbsolutePath().normalize().toString());
+            }
+        } else {
+            if (!Files.exists(data)) throw new ConfigException(null, List.of(new ConfigError("--data", 0, "file not found: " + data)));
+            boolean folder = Files.isDirectory(data);
+            String type = folder ? "image_folder" : "numpy";
+            f = registry.dataset(type).orElseThrow(() -> new PtqException(
+                    "dataset type '" + type + "' (for --data " + d.data + ") is not installed; installed: " + String.join(", ", registry.datasets().keySet())));
+            dp.put("path", data.toString());
+            if (d.labels != null) dp.put(folder ? "labels_file" : "labels", d.labels.toAbsolutePath().normalize().toString());
+        }
         MetricFactory mf = registry.metric(d.metric).orElseThrow(() -> new PtqException(
                 "--metric: unknown metric type '" + d.metric + "'; installed: " + String.join(", ", registry.metrics().keySet())));
         var ds = new PipelineConfig.DatasetConfig(PipelineContext.VALIDATION, f, ParamValidator.bind(f.parameters(), dp, cwd, "--data-param"));

@@ -98,6 +98,7 @@ public final class Main implements Runnable {
         if (plugins == null) {
             plugins = loader.apply(PluginLoader.folders(pluginDirs, env));
             for (PluginLoader.Failure f : plugins.failures()) err.println("warning: " + f);
+            for (String w : plugins.warnings()) err.println("warning: " + w);
         }
         return plugins;
     }

@@ -41,6 +41,7 @@ final class PluginsCommand implements Callable<Integer> {
         }
         doc.put("plugins", plugins);
         doc.put("failures", r.failures().stream().map(f -> Map.of("id", f.pluginId(), "path", String.valueOf(f.path()), "cause", f.cause())).toList());
+        doc.put("warnings", r.warnings());
         List<Map<String, Object>> algs = new ArrayList<>(), ds = new ArrayList<>(), ms = new ArrayList<>();
         reg.algorithms().forEach((n, a) -> algs.add(entry("name", n, a.description(), reg.provider(a), a.parameters())));
         reg.datasets().forEach((n, d) -> ds.add(entry("type", n, d.description(), reg.provider(d), org.ptq4j.host.pipeline.DatasetSelection.parameters(d))));
@@ -73,6 +74,7 @@ final class PluginsCommand implements Callable<Integer> {
         if (s.min() != null) m.put("min", s.min());
         if (s.max() != null) m.put("max", s.max());
         if (!s.children().isEmpty()) m.put("children", s.children().stream().map(PluginsCommand::param).toList());
+        if (s.embeds() != null) m.put("parameters_of", s.embeds().algorithm() != null ? s.embeds().algorithm() : "the algorithm named by " + s.embeds().algorithmKey());
         return m;
     }
 
@@ -83,6 +85,7 @@ final class PluginsCommand implements Callable<Integer> {
         for (PluginLoader.PluginInfo p : r.plugins())
             out.println("  " + p.id() + " " + p.version() + "  " + p.path() + "  [" + String.join(", ", p.extensions()) + "]");
         for (PluginLoader.Failure f : r.failures()) out.println("  FAILED " + f.pluginId() + "  " + f.path() + ": " + f.cause());
+        for (String w : r.warnings()) out.println("  WARNING " + w);
         section(out, "Algorithms", "name", algs);
         section(out, "Datasets (type)", "type", ds);
         section(out, "Metrics (type)", "type", ms);
@@ -103,6 +106,7 @@ final class PluginsCommand implements Callable<Integer> {
         for (Map<String, Object> p : ps) {
             StringBuilder sb = new StringBuilder(indent).append(p.get("name")).append(": ").append(p.get("type").toString().toLowerCase());
             if (p.containsKey("choices")) sb.append(" ").append(p.get("choices"));
+            if (p.containsKey("parameters_of")) sb.append(" (parameters of ").append(p.get("parameters_of")).append(")");
             if (p.containsKey("min") || p.containsKey("max"))
                 sb.append(" [").append(p.containsKey("min") ? ParamValidatorFmt.fmt((Double) p.get("min")) : "-inf").append(", ")
                         .append(p.containsKey("max") ? ParamValidatorFmt.fmt((Double) p.get("max")) : "inf").append("]");

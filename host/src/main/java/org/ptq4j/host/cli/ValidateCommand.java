@@ -5,6 +5,7 @@ import org.ptq4j.host.config.PipelineConfig;
 import org.ptq4j.host.config.PipelineConfigLoader;
 import org.ptq4j.host.onnx.OnnxIO;
 import org.ptq4j.host.pipeline.PipelineRunner;
+import org.ptq4j.spi.PtqException;
 import org.ptq4j.spi.data.Dataset;
 import org.ptq4j.spi.model.Model;
 import picocli.CommandLine.Command;
@@ -16,7 +17,7 @@ import java.util.concurrent.Callable;
 
 /** {@code ptq validate -c pipeline.yaml}: every check short of running (config, model, datasets, metric). */
 @Command(name = "validate", mixinStandardHelpOptions = true,
-        description = "Check a pipeline without running it: keys, types, ranges, plugin names, files; reads the model and opens the datasets and the metric.")
+        description = "Check a pipeline without running it: keys, types, ranges, plugin names, files; reads the model and opens the datasets and the metric. Fails when an installed plugin did not load.")
 final class ValidateCommand implements Callable<Integer> {
     @ParentCommand Main main;
 
@@ -25,6 +26,12 @@ final class ValidateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PipelineConfig cfg = new PipelineConfigLoader(main.plugins().registry(), main.env).load(config);
+        // the installation is part of what a run needs: a plugin that did not load (missing or wrong-version
+        // plugin dependency, unmet Plugin-Requires, no Plugin-Id, ...) fails validation
+        var failed = main.plugins().failures();
+        if (!failed.isEmpty())
+            throw new PtqException(failed.size() + (failed.size() == 1 ? " plugin" : " plugins") + " did not load (fix or remove them):\n  "
+                    + String.join("\n  ", failed.stream().map(Object::toString).toList()));
         Model model = OnnxIO.read(cfg.model());
         StringBuilder sb = new StringBuilder();
         for (var d : cfg.datasets().values()) {

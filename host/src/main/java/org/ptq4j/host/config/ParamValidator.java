@@ -30,11 +30,24 @@ public final class ParamValidator {
     private final SafeYaml yaml;
     private final Path baseDir;
     private final List<ConfigError> errors;
+    private java.util.function.Function<String, java.util.Optional<List<ParamSpec>>> algorithms;
+    private java.util.Collection<String> installed = List.of();
 
     public ParamValidator(SafeYaml yaml, Path baseDir, List<ConfigError> errors) {
         this.yaml = yaml;
         this.baseDir = baseDir;
         this.errors = errors;
+    }
+
+    /**
+     * Lets the validator check parameters that embed another algorithm's parameters
+     * ({@link ParamSpec#embeds()}): {@code lookup} gives an installed algorithm's parameters by name.
+     * Without it, such maps are taken as written.
+     */
+    public ParamValidator algorithms(java.util.function.Function<String, java.util.Optional<List<ParamSpec>>> lookup, java.util.Collection<String> names) {
+        this.algorithms = lookup;
+        this.installed = names;
+        return this;
     }
 
     /**
@@ -72,7 +85,34 @@ public final class ParamValidator {
             Object value = value(v, s, p);
             if (value != null) out.put(s.name(), value);
         }
+        if (algorithms != null) for (ParamSpec s : specs) if (s.embeds() != null) embedded(s, given, out, path, line);
         return out;
+    }
+
+    /**
+     * Checks a map of another algorithm's parameters against that algorithm's declarations (errors
+     * carry the nested key path and line); the map itself stays as written.
+     */
+    private void embedded(ParamSpec s, Map<String, NodeTuple> given, Map<String, Object> out, String path, int line) {
+        String name;
+        if (s.embeds().algorithm() != null) name = s.embeds().algorithm();
+        else {
+            Object v = out.get(s.embeds().algorithmKey());
+            if (v == null) return;                           // missing or invalid: reported with that key
+            name = v.toString();
+        }
+        var specs = algorithms.apply(name);
+        if (specs.isEmpty()) {
+            String key = s.embeds().algorithm() != null ? s.name() : s.embeds().algorithmKey();
+            NodeTuple at = given.get(key);
+            errors.add(new ConfigError(SafeYaml.join(path, key), at != null ? SafeYaml.line(at.getValueNode()) : line,
+                    "unknown algorithm '" + name + "' (for " + s.name() + ")" + Names.nearest(name, installed).map(c -> "; did you mean '" + c + "'?").orElse("")
+                            + "; installed: " + String.join(", ", new java.util.TreeSet<>(installed))));
+            return;
+        }
+        NodeTuple t = given.get(s.name());
+        if (t == null || !(t.getValueNode() instanceof MappingNode m)) return;   // absent (the algorithm's defaults) or not a map (reported)
+        validate(m, specs.get(), SafeYaml.join(path, s.name()), SafeYaml.line(m), Set.of());
     }
 
     /**
@@ -80,12 +120,20 @@ public final class ParamValidator {
      * like YAML ones: the map is written as YAML and checked; {@code what} prefixes key paths.
      */
     public static org.ptq4j.spi.param.Params bind(List<ParamSpec> specs, Map<String, Object> values, Path baseDir, String what) {
+        return bind(specs, values, baseDir, what, null, List.of());
+    }
+
+    /** As {@link #bind(List, Map, Path, String)}, also checking embedded algorithm parameters ({@link #algorithms}). */
+    public static org.ptq4j.spi.param.Params bind(List<ParamSpec> specs, Map<String, Object> values, Path baseDir, String what,
+                                                 java.util.function.Function<String, java.util.Optional<List<ParamSpec>>> algorithms,
+                                                 java.util.Collection<String> installed) {
         List<ConfigError> errors = new ArrayList<>();
         String text = new org.yaml.snakeyaml.Yaml().dump(plainCopy(values));
         Node n = SafeYaml.parse(new java.io.StringReader(text), errors);
         Map<String, Object> out = Map.of();
         if (errors.isEmpty()) {
             ParamValidator v = new ParamValidator(new SafeYaml(k -> null), baseDir, errors);
+            if (algorithms != null) v.algorithms(algorithms, installed);
             out = v.validate(n instanceof MappingNode m ? m : null, specs, what, 0, Set.of());
         }
         // lines of the generated YAML mean nothing to the user: drop them

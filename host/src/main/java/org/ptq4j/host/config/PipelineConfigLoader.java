@@ -70,7 +70,8 @@ public final class PipelineConfigLoader {
         }
         Path base = abs.getParent();
         SafeYaml yaml = new SafeYaml(env);
-        ParamValidator v = new ParamValidator(yaml, base, errors);
+        ParamValidator v = new ParamValidator(yaml, base, errors)
+                .algorithms(name -> registry.algorithm(name).map(Algorithm::parameters), registry.algorithms().keySet());
         Map<String, Object> values = v.validate(top, TOP, "", 1, Set.of("datasets", "metric", "pipeline"));
         Map<String, NodeTuple> entries = yaml.entries(top, "", new ArrayList<>());
 
@@ -183,7 +184,7 @@ public final class PipelineConfigLoader {
         return new Typed<>(plugin.get(), new Params(v.validate(m, specs.apply(plugin.get()), path, SafeYaml.line(n), Set.of("type"))));
     }
 
-    static String suggestion(String given, Collection<String> installed) {
+    public static String suggestion(String given, Collection<String> installed) {
         String near = Names.nearest(given, installed).map(x -> "; did you mean '" + x + "'?").orElse("");
         return near + "; installed: " + (installed.isEmpty() ? "none" : String.join(", ", installed.stream().sorted().toList()));
     }

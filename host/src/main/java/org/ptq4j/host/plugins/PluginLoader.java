@@ -49,8 +49,20 @@ public final class PluginLoader {
     /** A loaded plugin: id, version, provider, description, where it came from and what it provides. */
     public record PluginInfo(String id, String version, String provider, String description, Path path, List<String> extensions) {}
 
-    /** The outcome of loading: the registry, the plugins, the failures. Close to unload plugins. */
-    public record Result(Registry registry, List<PluginInfo> plugins, List<Failure> failures, PluginManager manager) implements AutoCloseable {
+    /**
+     * The outcome of loading: the registry, the plugins, the failures, and warnings about plugins
+     * that loaded but look wrong (e.g. no extensions). Close to unload plugins.
+     */
+    public record Result(Registry registry, List<PluginInfo> plugins, List<Failure> failures, PluginManager manager, List<String> warnings)
+            implements AutoCloseable {
+        public Result {
+            warnings = warnings == null ? List.of() : List.copyOf(warnings);
+        }
+
+        public Result(Registry registry, List<PluginInfo> plugins, List<Failure> failures, PluginManager manager) {
+            this(registry, plugins, failures, manager, List.of());
+        }
+
         @Override public void close() {
             if (manager != null) manager.unloadPlugins();
         }
@@ -77,6 +89,8 @@ public final class PluginLoader {
         for (Path d : folders) if (!Files.isDirectory(d)) throw new PtqException("plugin folder not found: " + d);
         List<Failure> failures = new ArrayList<>();
         Manager pm = new Manager(folders);
+        pm.setSystemVersion(systemVersion());
+        List<String> warnings = new ArrayList<>();
         // read every descriptor first: a plugin whose required plugins are missing is dropped before
         // loading (pf4j would otherwise fail every later load while resolving dependencies)
         Map<String, PluginDescriptor> descriptors = new LinkedHashMap<>();
@@ -85,6 +99,16 @@ public final class PluginLoader {
             if (p.getFileName().toString().startsWith(".")) continue;
             try {
                 PluginDescriptor d = pm.descriptor(p);
+                String problem = descriptorProblem(d, p);
+                if (problem != null) {
+                    failures.add(new Failure(p.getFileName().toString(), p, problem));
+                    continue;
+                }
+                String requires = requiresProblem(pm, d);
+                if (requires != null) {
+                    failures.add(new Failure(d.getPluginId(), p, requires));
+                    continue;
+                }
                 if (paths.containsKey(d.getPluginId())) {
                     failures.add(new Failure(d.getPluginId(), p, "a plugin with this id is already loaded from " + paths.get(d.getPluginId())));
                     continue;
@@ -95,20 +119,20 @@ public final class PluginLoader {
                 failures.add(new Failure(idOf(p), p, cause(e)));
             }
         }
+        // plugin dependencies: installed, in the declared version range, and loaded before their dependents
         boolean changed = true;
         while (changed) {
             changed = false;
             for (PluginDescriptor d : List.copyOf(descriptors.values())) {
-                for (PluginDependency dep : d.getDependencies()) {
-                    if (dep.isOptional() || descriptors.containsKey(dep.getPluginId())) continue;
-                    failures.add(new Failure(d.getPluginId(), paths.get(d.getPluginId()), "requires plugin '" + dep.getPluginId() + "', which is not installed"));
-                    descriptors.remove(d.getPluginId());
-                    changed = true;
-                    break;
-                }
+                String problem = dependencyProblem(pm, d, descriptors, paths.keySet());
+                if (problem == null) continue;
+                failures.add(new Failure(d.getPluginId(), paths.get(d.getPluginId()), problem));
+                descriptors.remove(d.getPluginId());
+                changed = true;
+                break;
             }
         }
-        for (String id : descriptors.keySet()) {
+        for (String id : loadOrder(descriptors, failures, paths)) {
             try {
                 pm.loadPlugin(paths.get(id));
             } catch (RuntimeException | LinkageError e) {
@@ -157,10 +181,103 @@ public final class PluginLoader {
             if (id != null) {
                 PluginWrapper w = pm.getPlugin(id);
                 var d = w.getDescriptor();
+                if (names.isEmpty()) warnings.add(noExtensions(id, w.getPluginPath()));
                 infos.add(new PluginInfo(id, d.getVersion(), d.getProvider(), d.getPluginDescription(), w.getPluginPath(), names));
             }
         }
-        return new Result(registry, infos, failures, pm);
+        return new Result(registry, infos, failures, pm, warnings);
+    }
+
+    /**
+     * The host's version as pf4j's system version, which {@code Plugin-Requires} is checked
+     * against: the release part of the ptq version ({@code 0.1.0} for {@code 0.1.0-SNAPSHOT}), so
+     * that {@code >=0.1.0} accepts a snapshot build of 0.1.0.
+     */
+    public static String systemVersion() {
+        String v = HostVersion.get();
+        int dash = v.indexOf('-');
+        String release = dash < 0 ? v : v.substring(0, dash);
+        return release.matches("\\d+\\.\\d+\\.\\d+") ? release : "0.0.0";
+    }
+
+    /** Why a descriptor cannot be loaded (no id, no version), or null. */
+    private static String descriptorProblem(PluginDescriptor d, Path p) {
+        boolean zip = !p.toString().endsWith(".jar");
+        if (d == null || d.getPluginId() == null || d.getPluginId().isBlank())
+            return "no plugin id: " + (zip ? "plugin.properties needs 'plugin.id'" : "the jar's manifest needs a 'Plugin-Id' entry");
+        if (d.getVersion() == null || d.getVersion().isBlank())
+            return "no plugin version: " + (zip ? "plugin.properties needs 'plugin.version'" : "the jar's manifest needs a 'Plugin-Version' entry");
+        return null;
+    }
+
+    /** Why the plugin's {@code Plugin-Requires} rejects this ptq, or null (pf4j's rules: a bare x.y.z means >=x.y.z). */
+    private static String requiresProblem(PluginManager pm, PluginDescriptor d) {
+        String req = d.getRequires() == null ? "" : d.getRequires().trim();
+        if (req.isEmpty() || req.equals("*")) return null;
+        String constraint = req.matches("^\\d+\\.\\d+\\.\\d+$") ? ">=" + req : req;
+        String system = pm.getSystemVersion();
+        try {
+            if (pm.getVersionManager().checkVersionConstraint(system, constraint)) return null;
+        } catch (RuntimeException e) {
+            return "Plugin-Requires '" + req + "' is not a version range such as '>=0.1.0' (" + e.getMessage() + ")";
+        }
+        return "requires ptq " + constraint + " (Plugin-Requires), but this is ptq " + system;
+    }
+
+    /** Why a plugin's dependencies are not satisfied by {@code installed}, or null. */
+    private static String dependencyProblem(PluginManager pm, PluginDescriptor d, Map<String, PluginDescriptor> installed, Set<String> found) {
+        for (PluginDependency dep : d.getDependencies()) {
+            PluginDescriptor there = installed.get(dep.getPluginId());
+            if (there == null) {
+                if (dep.isOptional()) continue;
+                return "requires plugin '" + dep.getPluginId() + "', which " + (found.contains(dep.getPluginId()) ? "did not load" : "is not installed");
+            }
+            String range = dep.getPluginVersionSupport();
+            if (range == null || range.isBlank() || range.equals("*")) continue;
+            boolean ok;
+            try {
+                ok = pm.getVersionManager().checkVersionConstraint(there.getVersion(), range);
+            } catch (RuntimeException e) {
+                return "Plugin-Dependencies: '" + dep.getPluginId() + "@" + range + "' is not a version range (" + e.getMessage() + ")";
+            }
+            if (!ok) return "requires plugin '" + dep.getPluginId() + "' " + range + ", but version " + there.getVersion() + " is installed";
+        }
+        return null;
+    }
+
+    /** Ids in an order where every plugin comes after the plugins it depends on; a cycle is a failure of its members. */
+    private static List<String> loadOrder(Map<String, PluginDescriptor> descriptors, List<Failure> failures, Map<String, Path> paths) {
+        List<String> order = new ArrayList<>();
+        Set<String> done = new LinkedHashSet<>(), visiting = new LinkedHashSet<>(), cyclic = new LinkedHashSet<>();
+        for (String id : descriptors.keySet()) visit(id, descriptors, done, visiting, cyclic, order);
+        for (String id : cyclic) failures.add(new Failure(id, paths.get(id), "plugin dependencies form a cycle: " + String.join(" -> ", cyclic)));
+        order.removeAll(cyclic);
+        return order;
+    }
+
+    private static void visit(String id, Map<String, PluginDescriptor> ds, Set<String> done, Set<String> visiting, Set<String> cyclic, List<String> order) {
+        if (done.contains(id) || !ds.containsKey(id)) return;
+        if (!visiting.add(id)) { cyclic.addAll(visiting); return; }
+        for (PluginDependency dep : ds.get(id).getDependencies()) visit(dep.getPluginId(), ds, done, visiting, cyclic, order);
+        visiting.remove(id);
+        done.add(id);
+        order.add(id);
+    }
+
+    private static String noExtensions(String id, Path path) {
+        boolean index = false;
+        if (path != null && Files.isRegularFile(path) && path.toString().endsWith(".jar")) {
+            try (JarFile j = new JarFile(path.toFile())) {
+                index = j.getEntry("META-INF/extensions.idx") != null;
+            } catch (IOException ignored) {
+                // reported as no index
+            }
+        } else if (path != null && Files.isDirectory(path)) {
+            index = Files.isRegularFile(path.resolve("classes/META-INF/extensions.idx")) || Files.isRegularFile(path.resolve("META-INF/extensions.idx"));
+        }
+        return "plugin '" + id + "' (" + path + ") provides no algorithm, dataset or metric: " + (index
+                ? "its META-INF/extensions.idx lists none of them (are the classes marked @Extension and do they implement Algorithm, DatasetFactory or MetricFactory?)"
+                : "it has no META-INF/extensions.idx (pf4j's annotation processor did not run: add pf4j to the compiler's annotationProcessorPaths)");
     }
 
     /** The class path's extensions only (no plugin folders). */

@@ -34,6 +34,7 @@ class MainTest {
     @TempDir Path dir;
     String stdout, stderr;
     List<Path> pluginFolders;
+    List<PluginLoader.Failure> loadFailures = List.of();
 
     /** The test extensions, plus a 'numpy' dataset type (the real one is a plugin) and an algorithm with a bug. */
     static Registry registry() {
@@ -57,7 +58,7 @@ class MainTest {
         ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
         int code = Main.run(args, new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8),
                 k -> k.equals("PTQ_PLUGINS") ? "/from/env" : null,
-                dirs -> { pluginFolders = dirs; return new PluginLoader.Result(registry(), List.of(), List.of(), null); });
+                dirs -> { pluginFolders = dirs; return new PluginLoader.Result(registry(), List.of(), loadFailures, null); });
         stdout = o.toString(StandardCharsets.UTF_8);
         stderr = e.toString(StandardCharsets.UTF_8);
         return code;
@@ -125,6 +126,14 @@ class MainTest {
     }
 
     @Test
+    void validateFailsWhenAPluginDidNotLoad() {
+        loadFailures = List.of(new PluginLoader.Failure("vendor-clip", Path.of("/p/vendor-clip.jar"), "requires plugin 'quantization' >=2.0.0, but version 0.1.0 is installed"));
+        assertEquals(2, ptq("validate", "-c", dir.resolve("pipeline.yaml").toString()));
+        assertTrue(stderr.contains("error: 1 plugin did not load (fix or remove them):\n  plugin 'vendor-clip' (/p/vendor-clip.jar) failed to load: requires plugin 'quantization' >=2.0.0"), stderr);
+        assertTrue(stderr.startsWith("warning: plugin 'vendor-clip'"), stderr);
+    }
+
+    @Test
     void exitCodes() throws IOException {
         assertEquals(2, ptq("quantize", "--no-such-option"));
         assertTrue(stderr.contains("Unknown option: '--no-such-option'"), stderr);
@@ -185,6 +194,19 @@ class MainTest {
         assertTrue(stdout.contains("model.onnx") && stdout.contains("result.onnx") && stdout.contains("test_top1"), stdout);
         assertEquals(2, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(), "--metric", "test_top1"));
         assertEquals("error: metric 'test_top1' needs labels, but the data has none (add --labels)\n", stderr);
+    }
+
+    @Test
+    void evaluateWithAnyInstalledDatasetType() throws IOException {
+        assertEquals(0, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(), "--data-type", "test_npy",
+                "--labels", dir.resolve("labels.npy").toString(), "--metric", "test_top1", "--data-param", "limit=120", "--json"), stderr);
+        JsonNode row = new ObjectMapper().readTree(stdout).get("results").get(0);
+        assertEquals(120, row.get("samples").asInt());
+        assertTrue(row.get("test_top1").asDouble() > 0.8, stdout);
+        assertEquals(2, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(), "--data-type", "test_nyp", "--metric", "test_top1"));
+        assertTrue(stderr.startsWith("error: --data-type: unknown dataset type 'test_nyp'; did you mean 'test_npy'?; installed: "), stderr);
+        assertEquals(2, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("nope.npy").toString(), "--data-type", "test_npy", "--metric", "test_top1"));
+        assertTrue(stderr.contains("--data-param.path: file not found: " + dir.resolve("nope.npy")), stderr);
     }
 
     @Test

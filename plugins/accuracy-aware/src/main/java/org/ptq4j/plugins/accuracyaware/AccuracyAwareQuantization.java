@@ -1,5 +1,6 @@
 package org.ptq4j.plugins.accuracyaware;
 
+import org.ptq4j.spi.model.AnnotationKey;
 import org.pf4j.Extension;
 import org.ptq4j.spi.Algorithm;
 import org.ptq4j.spi.BudgetNotMetException;
@@ -56,7 +57,7 @@ public final class AccuracyAwareQuantization implements Algorithm {
                 ParamSpec.number("maximal_drop", 0.01, "largest acceptable metric drop vs FP32 on the validation set").withRange(0.0, null),
                 ParamSpec.choice("drop_type", "absolute", "drop as a difference (absolute) or a fraction of the FP32 value (relative)", "absolute", "relative"),
                 ParamSpec.string("base_algorithm", "DefaultQuantization", "the quantization algorithm to run and re-run with reverted layers ignored"),
-                ParamSpec.anyMap("base_params", "parameters of base_algorithm (its 'ignored' is extended with reverted layers)"),
+                ParamSpec.paramsOf("base_params", "base_algorithm", "parameters of base_algorithm, checked against its own (its 'ignored' is extended with reverted layers)"),
                 ParamSpec.integer("ranking_subset_size", 300, "validation samples used to rank layers").withRange(1.0, null),
                 ParamSpec.number("metric_subset_ratio", 0.5, "part of the ranking subset taken from samples whose metric changed most under INT8 (rest: seeded random)").withRange(0.0, 1.0),
                 ParamSpec.integer("max_iter_num", null, "most full evaluations of candidate models (default: unlimited)").withRange(1.0, null),
@@ -221,10 +222,10 @@ public final class AccuracyAwareQuantization implements Algorithm {
 
     @SuppressWarnings("unchecked")
     private static List<String> quantizedLayers(Model q, Quantizer quantizer) {
-        Object v = q.annotations().get("ptq.quantized_layers");
+        Object v = q.annotations().get(AnnotationKey.QUANTIZED_LAYERS.name());
         if (!(v instanceof List<?> l) || l.isEmpty())
             throw new PtqException(NAME + ": base_algorithm '" + quantizer.base().name()
-                    + "' quantized no layer (its model has no 'ptq.quantized_layers' annotation): nothing to revert");
+                    + "' quantized no layer (its model has no '" + AnnotationKey.QUANTIZED_LAYERS.name() + "' annotation): nothing to revert");
         return new ArrayList<>((List<String>) l);
     }
 

@@ -1,5 +1,6 @@
 package org.ptq4j.plugins.accuracyaware;
 
+import org.ptq4j.spi.model.AnnotationKey;
 import org.ptq4j.spi.Algorithm;
 import org.ptq4j.spi.PipelineContext;
 import org.ptq4j.spi.PtqException;
@@ -59,7 +60,7 @@ final class Quantizer {
         floatInput.addAll(activationOnly);
         Model q = base.apply(fp32, p, stats, baseCtx);
         List<String> fused = new ArrayList<>();
-        if (q.annotations().get("ptq.quantized_layers") instanceof List<?> l) for (Object o : l) fused.add(String.valueOf(o));
+        if (q.annotations().get(AnnotationKey.QUANTIZED_LAYERS.name()) instanceof List<?> l) for (Object o : l) fused.add(String.valueOf(o));
         fused.removeAll(floatInput);
         Model m = ActivationRevert.apply(q, fp32, floatInput, fused);
         reports.put(m, rep);

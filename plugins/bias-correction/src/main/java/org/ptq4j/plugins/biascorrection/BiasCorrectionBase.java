@@ -1,5 +1,6 @@
 package org.ptq4j.plugins.biascorrection;
 
+import org.ptq4j.spi.model.AnnotationKey;
 import org.ptq4j.spi.Algorithm;
 import org.ptq4j.spi.PipelineContext;
 import org.ptq4j.spi.PtqException;
@@ -21,8 +22,8 @@ import java.util.Map;
  * The two subclasses differ only in how they measure the shift.
  */
 abstract class BiasCorrectionBase implements Algorithm {
-    static final String FP32_MODEL = "ptq.fp32_model";
-    static final String QUANTIZED_LAYERS = "ptq.quantized_layers";
+    static final String FP32_MODEL = AnnotationKey.FP32_MODEL.name();
+    static final String QUANTIZED_LAYERS = AnnotationKey.QUANTIZED_LAYERS.name();
 
     /** Default of {@code threshold}. */
     abstract double defaultThreshold();

@@ -1,5 +1,6 @@
 package org.ptq4j.plugins.transformer;
 
+import org.ptq4j.spi.model.AnnotationKey;
 import org.pf4j.Extension;
 import org.ptq4j.spi.Algorithm;
 import org.ptq4j.spi.PipelineContext;
@@ -134,8 +135,8 @@ public final class DynamicQuantization implements Algorithm {
         summary.put("format", contrib ? "com.microsoft:DynamicQuantizeMatMul (" + biasesFolded + " biases folded)" : "DynamicQuantizeLinear + MatMulInteger");
         summary.put("embedding_tables", embeddings);
         summary.forEach((k, v) -> context.report().put(NAME, k, v));
-        out.annotations().put("ptq.quantized_layers", List.copyOf(quantized));
-        out.annotations().putIfAbsent("ptq.fp32_model", model);
+        AnnotationKey.QUANTIZED_LAYERS.put(out, List.copyOf(quantized));
+        AnnotationKey.FP32_MODEL.putIfAbsent(out, model);
         return out;
     }
 

@@ -1,5 +1,6 @@
 package org.ptq4j.plugins.transformer;
 
+import org.ptq4j.spi.model.AnnotationKey;
 import org.pf4j.Extension;
 import org.ptq4j.spi.Algorithm;
 import org.ptq4j.spi.PipelineContext;
@@ -120,7 +121,7 @@ public final class SmoothQuant implements Algorithm {
         context.report().put(NAME, "activations_smoothed", smoothed);
         context.report().put(NAME, "matmuls", layers);
         context.report().put(NAME, "max_activation_abs", String.format(java.util.Locale.ROOT, "%.3g -> %.3g", maxBefore, maxAfter));
-        out.annotations().putIfAbsent("ptq.fp32_model", model);
+        AnnotationKey.FP32_MODEL.putIfAbsent(out, model);
         return out;
     }
 }
