@@ -72,6 +72,13 @@ public final class AccuracyAwareQuantization implements Algorithm {
                 ParamSpec.integer("seed", 0, "seed of the random part of the ranking subset"));
     }
 
+    /** The base algorithm's data-free rewrite (e.g. DefaultQuantization's cross-layer equalization), so statistics and candidates see it. */
+    @Override
+    public Model transform(Model model, Params params, PipelineContext ctx) {
+        Algorithm base = base(params, ctx);
+        return base.transform(model, ctx.params(base, Quantizer.plain(params.map("base_params").asMap())), ctx);
+    }
+
     @Override
     public List<StatisticRequest> statistics(Model model, Params params, PipelineContext ctx) {
         Algorithm base = base(params, ctx);

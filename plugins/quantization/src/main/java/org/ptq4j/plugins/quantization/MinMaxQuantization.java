@@ -35,8 +35,8 @@ import java.util.TreeMap;
  */
 @Extension
 public class MinMaxQuantization implements Algorithm {
-    public static final String QUANTIZED_LAYERS = "ptq.quantized_layers";
-    public static final String FP32_MODEL = "ptq.fp32_model";
+    public static final String QUANTIZED_LAYERS = org.ptq4j.spi.model.AnnotationKey.QUANTIZED_LAYERS.name();
+    public static final String FP32_MODEL = org.ptq4j.spi.model.AnnotationKey.FP32_MODEL.name();
 
     @Override public String name() { return "MinMaxQuantization"; }
 
