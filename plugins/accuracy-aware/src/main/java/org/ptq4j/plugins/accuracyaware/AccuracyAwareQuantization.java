@@ -69,7 +69,8 @@ public final class AccuracyAwareQuantization implements Algorithm {
                 ParamSpec.choice("restore_mode", "full", "full: reverted layers are FP32; auto: then keep int8 weights (reverting only activations) where the budget still holds", "full", "auto"),
                 ParamSpec.bool("keep_intermediate", false, "save every evaluated candidate model to intermediate_dir"),
                 ParamSpec.path("intermediate_dir", "folder for keep_intermediate (default: aaq-intermediate in the working directory)"),
-                ParamSpec.integer("seed", 0, "seed of the random part of the ranking subset"));
+                ParamSpec.integer("seed", 0, "seed of the random part of the ranking subset (and of the holdout split)"),
+                ParamSpec.number("holdout_ratio", 0.0, "part of the validation set (seeded random) kept out of ranking and search, used only to confirm the result's drop on unseen samples (report: holdout_drop next to final_drop); 0: off").withRange(0.0, 0.9));
     }
 
     /** The base algorithm's data-free rewrite (e.g. DefaultQuantization's cross-layer equalization), so statistics and candidates see it. */
@@ -97,9 +98,10 @@ public final class AccuracyAwareQuantization implements Algorithm {
         Report rep = ctx.report();
         String sec = NAME;
         Quantizer quantizer = new Quantizer(ctx, base(params, ctx), fp32, params.map("base_params").asMap(), statistics);
-        Judge judge = new Judge(ctx, fp32, metric, val);
+        int[][] split = split(val.size(), params.getDouble("holdout_ratio"), params.getLong("seed"));
+        Judge judge = new Judge(ctx, fp32, metric, val, split[0], split[1]);
         Evaluation ref = judge.fp32();
-        if (ref.perSample() == null || ref.perSample().length != val.size())
+        if (ref.perSample() == null || ref.perSample().length != judge.size())
             throw new PtqException(NAME + ": metric '" + metric.name() + "' gives no per-sample values; ranking layers needs them");
         Budget budget = new Budget(params.getDouble("maximal_drop"), params.getString("drop_type").equals("relative"),
                 metric.higherIsBetter(), ref.value());
@@ -139,6 +141,18 @@ public final class AccuracyAwareQuantization implements Algorithm {
         }
 
         boolean met = budget.met(result.drop());
+        if (judge.holdoutSize() > 0) {                        // the search chose on its samples; judge on unseen ones
+            Evaluation[] h = judge.confirm(result.model());
+            Budget hb = new Budget(budget.maximalDrop(), params.getString("drop_type").equals("relative"), metric.higherIsBetter(), h[0].value());
+            double hd = hb.drop(h[1].value());
+            rep.put(sec, "search_samples", judge.size());
+            rep.put(sec, "holdout_samples", judge.holdoutSize());
+            rep.put(sec, "holdout_fp32_value", h[0].value());
+            rep.put(sec, "holdout_value", h[1].value());
+            rep.put(sec, "holdout_drop", hd);
+            if (!hb.met(hd)) rep.note(sec, String.format(Locale.ROOT, "on the %d held-out samples the drop is %.5g, above maximal_drop %.5g "
+                    + "(%.5g on the %d samples searched): the search fitted its samples; more validation data gives a budget that holds", judge.holdoutSize(), hd, budget.maximalDrop(), result.drop(), judge.size()));
+        }
         quantizer.report(result.model());
         rep.put(sec, "final_value", result.evaluation().value());
         rep.put(sec, "final_drop", result.drop());
@@ -211,6 +225,19 @@ public final class AccuracyAwareQuantization implements Algorithm {
      * POT's ranking subset: up to {@code metric_subset_ratio} of it from the samples whose metric
      * changed most between FP32 and INT8, the rest a seeded random choice of the others.
      */
+    /** {search, holdout} validation indices: a seeded random {@code ratio} of them held out (none when 0). */
+    static int[][] split(int n, double ratio, long seed) {
+        int h = (int) Math.round(n * ratio);
+        if (h == 0 || h >= n) return new int[][]{java.util.stream.IntStream.range(0, n).toArray(), new int[0]};
+        Integer[] perm = new Integer[n];
+        for (int i = 0; i < n; i++) perm[i] = i;
+        SplittableRandom rnd = new SplittableRandom(seed ^ 0x5eed);
+        for (int i = n - 1; i > 0; i--) { int j = rnd.nextInt(i + 1); Integer t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+        int[] holdout = Arrays.stream(perm, 0, h).mapToInt(Integer::intValue).sorted().toArray();
+        int[] search = Arrays.stream(perm, h, n).mapToInt(Integer::intValue).sorted().toArray();
+        return new int[][]{search, holdout};
+    }
+
     static int[] rankingSubset(double[] fp32, double[] int8, Params params) {
         int n = fp32.length, size = Math.min(params.getInt("ranking_subset_size"), n);
         Integer[] byChange = new Integer[n];

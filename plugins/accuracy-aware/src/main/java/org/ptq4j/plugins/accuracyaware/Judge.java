@@ -32,17 +32,33 @@ final class Judge {
     private final Metric metric;
     private final Dataset data;
     private final int[] all;
+    private final int[] holdout;
+    int holdoutEvaluations;
     private List<Batch> subset = List.of();
     private List<Map<String, Tensor>> fp32Outputs = List.of();
     int fullEvaluations;
     int rankingEvaluations;
 
-    Judge(PipelineContext ctx, Model fp32, Metric metric, Dataset data) {
+    /**
+     * @param search  validation indices for full evaluations and ranking
+     * @param holdout validation indices kept out of the search, only to confirm the result (may be empty)
+     */
+    Judge(PipelineContext ctx, Model fp32, Metric metric, Dataset data, int[] search, int[] holdout) {
         this.ctx = ctx;
         this.fp32 = fp32;
         this.metric = metric;
         this.data = data;
-        this.all = ctx.subset(data, data.size(), 0, false);
+        this.all = search;
+        this.holdout = holdout;
+    }
+
+    /** Held-out samples. */
+    int holdoutSize() { return holdout.length; }
+
+    /** {@code model} (and FP32, the reference) on the held-out samples: {FP32, model}. */
+    Evaluation[] confirm(Model model) {
+        holdoutEvaluations++;
+        return new Evaluation[]{ctx.evaluate(fp32, fp32, metric, data, holdout), ctx.evaluate(model, fp32, metric, data, holdout)};
     }
 
     int size() { return all.length; }
@@ -56,8 +72,10 @@ final class Judge {
     /** Evaluates FP32 itself on the whole validation set (not counted: it is the reference). */
     Evaluation fp32() { return ctx.evaluate(fp32, fp32, metric, data, all); }
 
-    /** Loads the ranking subset (validation indices) and the FP32 outputs on it. */
-    void rankingSubset(int[] indices) {
+    /** Loads the ranking subset (positions among the search samples, as in per-sample values) and the FP32 outputs on it. */
+    void rankingSubset(int[] positions) {
+        int[] indices = new int[positions.length];
+        for (int i = 0; i < positions.length; i++) indices[i] = all[positions[i]];
         List<Batch> batches = new ArrayList<>();
         for (Batch b : ctx.batches(data, indices, ctx.batchSize())) batches.add(b);
         subset = batches;

@@ -116,6 +116,10 @@ public class FastBiasCorrection extends BiasCorrectionBase {
         Model work = model.copy();
         boolean allNodes = params.getBool("apply_for_all_nodes");
         List<QuantizedLayer> layers = layers(work, fp32, allNodes);
+        if (layers.isEmpty()) {                                   // e.g. every layer reverted to FP32 by accuracy-aware search
+            ctx.report().put(NAME, "layers corrected", "0 (no quantized layer)");
+            return work;
+        }
         boolean nncf = nncf(params);
         Set<String> corrected = new HashSet<>();
         if (!nncf) {
