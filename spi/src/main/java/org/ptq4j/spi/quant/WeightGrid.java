@@ -46,6 +46,15 @@ public final class WeightGrid {
      * saturation-safe grid of {@link #safeChannel}.
      */
     public static Result quantize(float[] w, long[] shape, int axis, boolean symmetric, int bits, RangeSpec range, Int16Pairs pairs) {
+        return quantize(w, shape, axis, symmetric, bits, range, pairs, false);
+    }
+
+    /**
+     * With {@code mse} (symmetric weights): each channel's clip is the one among {@code max|w| * (1 - k/50)},
+     * k = 0..25, with the least squared error of the rounded weights (MSE-optimal clipping, as AIMET / NNCF
+     * offer for weights): a few outlier weights no longer stretch the grid of all the others.
+     */
+    public static Result quantize(float[] w, long[] shape, int axis, boolean symmetric, int bits, RangeSpec range, Int16Pairs pairs, boolean mse) {
         int channels = axis < 0 ? 1 : (int) shape[axis];
         long inner = 1;
         for (int i = axis + 1; i < shape.length && axis >= 0; i++) inner *= shape[i];
@@ -70,6 +79,7 @@ public final class WeightGrid {
             float lo = Math.min(lh[0], 0f), hi = Math.max(lh[1], 0f);
             if (symmetric) {
                 scales[c] = safe(Math.max(-lo, hi) / qmax);
+                if (mse) scales[c] = mseScale(values[c], Math.max(-lo, hi), qmax, scales[c]);
             } else {
                 scales[c] = safe((hi - lo) / (qmax - qmin));
                 zps[c] = (int) Math.max(qmin, Math.min(qmax, qmin - Math.rint(lo / scales[c])));
@@ -154,6 +164,23 @@ public final class WeightGrid {
     }
 
     /** [low, high] of one weight channel by the estimator's reductions (weights are one "sample"). */
+    /** The scale {@code c / qmax}, c in {@code max * (1 - k/50)}, k = 0..25, with the least squared rounding and clipping error. */
+    static float mseScale(float[] v, float max, int qmax, float fallback) {
+        if (!(max > 0)) return fallback;
+        double bestErr = Double.POSITIVE_INFINITY;
+        float best = fallback;
+        for (int k = 0; k <= 25; k++) {
+            float s = (float) (max * (1 - k / 50.0) / qmax);
+            double err = 0;
+            for (float x : v) {
+                double d = x - s * Math.max(-qmax, Math.min(qmax, Math.rint(x / s)));
+                err += d * d;
+            }
+            if (err < bestErr) { bestErr = err; best = s; }
+        }
+        return best;
+    }
+
     private static float[] channelRange(float[] v, RangeSpec r) {
         float mn = Float.POSITIVE_INFINITY, mx = Float.NEGATIVE_INFINITY;
         for (float x : v) { mn = Math.min(mn, x); mx = Math.max(mx, x); }

@@ -187,7 +187,7 @@ final class QdqWriter {
         QuantConfig.OverflowFix fix = cfg.overflowFix();
         int bits = fix == QuantConfig.OverflowFix.FIRST_LAYER && l == plan.layers.get(0) ? Math.min(7, ws.bits()) : ws.bits();
         Int16Pairs pairs = fix == QuantConfig.OverflowFix.PAIRWISE && bits == 8 ? Int16Pairs.forLayer(n, w.shape(), l.axis()) : null;
-        QuantMath.QWeights qw = QuantMath.weights(w.floats(), w.shape(), l.axis(), ws.symmetric(), bits, ws.range(), pairs);
+        QuantMath.QWeights qw = QuantMath.weights(w.floats(), w.shape(), l.axis(), ws.symmetric(), bits, ws.range(), pairs, cfg.weightMse());
         String base = l.weight().equals(n.input(1)) ? uniqueBase(n, l.weight()) : l.weight();
         boolean perChannel = l.axis() >= 0;
         long[] cshape = perChannel ? new long[]{qw.scales().length} : new long[0];

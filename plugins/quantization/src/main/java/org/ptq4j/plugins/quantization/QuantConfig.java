@@ -32,7 +32,7 @@ import java.util.Locale;
  */
 record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSize, int batchSize, long seed, boolean shuffle,
                    boolean transformer, boolean matmulToGemm, boolean approximateGelu, boolean activationMatMul,
-                   String target, OverflowFix overflowFix, boolean histogram) {
+                   String target, OverflowFix overflowFix, boolean histogram, boolean weightMse) {
 
     /** Bins per sign of the histogram estimator. */
     static final int HISTOGRAM_BINS = 2048;
@@ -110,7 +110,7 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 ParamSpec.choice("mode", null, "symmetric | asymmetric (default from preset)", "symmetric", "asymmetric"),
                 ParamSpec.choice("granularity", null, "perchannel | pertensor (symmetric weights default perchannel, asymmetric weights pertensor only; activations pertensor only)", "perchannel", "pertensor"),
                 ParamSpec.map("range_estimator", "how ranges are measured",
-                        ParamSpec.choice("preset", null, "default (min/max) | quantile | histogram (activations: the clipping range with the least expected squared error, from a 2048-bin histogram of all values)", "default", "quantile", "histogram"),
+                        ParamSpec.choice("preset", null, "default (min/max) | quantile | histogram (activations: the clipping range with the least expected squared error, from a 2048-bin histogram of all values) | mse (weights: per channel, the clip with the least squared rounding error)", "default", "quantile", "histogram", "mse"),
                         ParamSpec.number("outlier_prob", null, "fraction of outliers cut on each side by quantile estimators").withRange(0.0, 0.5),
                         estimator("min", "min", "quantile"),
                         estimator("max", "max", "abs_max", "quantile")));
@@ -151,7 +151,8 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 p.has("matmul_to_gemm") ? p.getBool("matmul_to_gemm") : transformer,
                 transformer && (!p.has("approximate_gelu") || p.getBool("approximate_gelu")),
                 !p.has("activation_matmul") || p.getBool("activation_matmul"), device, fix,
-                "histogram".equalsIgnoreCase(p.map("activations").map("range_estimator").string("preset").orElse("")));
+                "histogram".equalsIgnoreCase(p.map("activations").map("range_estimator").string("preset").orElse("")),
+                "mse".equalsIgnoreCase(p.map("weights").map("range_estimator").string("preset").orElse("")));
     }
 
     /** The explicit {@code overflow_fix}, else the target's: full 8 bits only where no CPU it names saturates. */
@@ -210,7 +211,9 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         String preset = p.string("preset").orElse("default").toLowerCase(Locale.ROOT);
         if (preset.equals("histogram") && weights)
             throw new PtqException(key + ".preset: histogram is an activation estimator; weights take default or quantile");
-        if (preset.equals("histogram")) preset = "default";     // the histogram itself is activationStat(); min/max stays the fallback
+        if (preset.equals("mse") && !weights)
+            throw new PtqException(key + ".preset: mse is a weight estimator; activations take default, quantile or histogram");
+        if (preset.equals("histogram") || preset.equals("mse")) preset = "default";   // histogram: activationStat(); mse: QuantMath     // the histogram itself is activationStat(); min/max stays the fallback
         if (!preset.equals("default") && !preset.equals("quantile"))
             throw new PtqException(key + ".preset: expected default, quantile or histogram, got '" + preset + "'");
         boolean q = preset.equals("quantile");

@@ -60,7 +60,11 @@ final class QuantMath {
     }
 
     static QWeights weights(float[] w, long[] shape, int axis, boolean symmetric, int bits, RangeSpec range, Int16Pairs pairs) {
-        WeightGrid.Result r = WeightGrid.quantize(w, shape, axis, symmetric, bits, range, pairs);
+        return weights(w, shape, axis, symmetric, bits, range, pairs, false);
+    }
+
+    static QWeights weights(float[] w, long[] shape, int axis, boolean symmetric, int bits, RangeSpec range, Int16Pairs pairs, boolean mse) {
+        WeightGrid.Result r = WeightGrid.quantize(w, shape, axis, symmetric, bits, range, pairs, mse);
         return new QWeights(r.values(), r.scales(), r.zeroPoints());
     }
 
