@@ -69,6 +69,11 @@ final class EvaluateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        List<ConfigError> bad = new ArrayList<>();
+        if (limit != null) Main.range(bad, "--limit", limit, 0, Integer.MAX_VALUE);
+        Main.range(bad, "--threads", threads, 0, PipelineConfigLoader.MAX_THREADS);
+        Main.range(bad, "--batch-size", batchSize, 1, PipelineConfigLoader.MAX_BATCH_SIZE);
+        if (!bad.isEmpty()) throw new ConfigException(null, bad);
         Registry registry = main.plugins().registry();
         PipelineConfig cfg;
         List<Path> models = new ArrayList<>();

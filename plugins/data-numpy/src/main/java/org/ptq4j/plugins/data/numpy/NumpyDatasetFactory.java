@@ -9,7 +9,6 @@ import org.ptq4j.spi.io.Npy;
 import org.ptq4j.spi.model.Dim;
 import org.ptq4j.spi.model.ValueInfo;
 import org.ptq4j.spi.param.ParamSpec;
-import org.ptq4j.spi.param.ParamType;
 import org.ptq4j.spi.param.Params;
 import org.ptq4j.spi.tensor.DType;
 import org.ptq4j.spi.tensor.Tensor;
@@ -43,7 +42,7 @@ public class NumpyDatasetFactory implements DatasetFactory {
     @Override
     public List<ParamSpec> parameters() {
         return List.of(
-                new ParamSpec("path", ParamType.ANY, null, true, ".npy/.npz file (axis 0 = samples), or a map model input -> file", null, null, null, null),
+                ParamSpec.paths("path", ".npy/.npz file (axis 0 = samples), or a map model input -> file").asRequired(),
                 ParamSpec.path("labels", ".npy of integer labels, one per row (annotations)"),
                 ParamSpec.number("scale", 1.0, "multiply values by this before mean/std"),
                 ParamSpec.numbers("mean", List.of(), "subtracted after scaling: one value or one per channel"),
