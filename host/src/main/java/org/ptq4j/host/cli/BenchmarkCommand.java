@@ -49,8 +49,8 @@ final class BenchmarkCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<ConfigError> errors = new ArrayList<>();
-        for (Path m : models) if (!Files.isRegularFile(m)) errors.add(new ConfigError("--model", 0, "file not found: " + m.toAbsolutePath()));
-        if (data != null && !Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, "file not found: " + data.toAbsolutePath()));
+        for (Path m : models) if (!Files.isRegularFile(m)) errors.add(new ConfigError("--model", 0, Main.notAFile(m.toAbsolutePath())));
+        if (data != null && !Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, Main.notAFile(data.toAbsolutePath())));
         Main.range(errors, "--batch", batch, 1, org.ptq4j.host.config.PipelineConfigLoader.MAX_BATCH_SIZE);
         Main.range(errors, "--threads", threads, 0, org.ptq4j.host.config.PipelineConfigLoader.MAX_THREADS);
         Main.range(errors, "--runs", runs, 1, 1_000_000);

@@ -91,8 +91,8 @@ final class EvaluateCommand implements Callable<Integer> {
             reference = mode.direct.reference != null ? mode.direct.reference.toAbsolutePath().normalize() : models.get(0);
         }
         List<ConfigError> missing = new ArrayList<>();
-        for (Path m : models) if (!Files.isRegularFile(m)) missing.add(new ConfigError("--model", 0, "file not found: " + m));
-        if (!Files.isRegularFile(reference)) missing.add(new ConfigError("--reference", 0, "file not found: " + reference));
+        for (Path m : models) if (!Files.isRegularFile(m)) missing.add(new ConfigError("--model", 0, Main.notAFile(m)));
+        if (!Files.isRegularFile(reference)) missing.add(new ConfigError("--reference", 0, Main.notAFile(reference)));
         if (!missing.isEmpty()) throw new ConfigException(null, missing);
 
         Model ref = OnnxIO.read(reference);
@@ -130,7 +130,7 @@ final class EvaluateCommand implements Callable<Integer> {
     static PipelineConfig direct(Registry registry, Direct d) {
         Path cwd = Path.of("").toAbsolutePath();
         Path data = d.data.toAbsolutePath().normalize();
-        if (!Files.exists(data)) throw new ConfigException(null, List.of(new ConfigError("--data", 0, "file not found: " + data)));
+        if (!Files.exists(data)) throw new ConfigException(null, List.of(new ConfigError("--data", 0, Main.notAFile(data))));
         boolean folder = Files.isDirectory(data);
         String type = folder ? "image_folder" : "numpy";
         DatasetFactory f = registry.dataset(type).orElseThrow(() -> new PtqException(

@@ -129,6 +129,11 @@ public final class Main implements Runnable {
         }
     }
 
+    /** "file not found: p", or for a FIFO, device or folder "not a regular file: p". */
+    static String notAFile(Path p) {
+        return (java.nio.file.Files.exists(p) ? "not a regular file: " : "file not found: ") + p;
+    }
+
     /** Adds an error when a numeric option is outside [lo, hi] (the range of its YAML key). */
     static void range(List<org.ptq4j.host.config.ConfigError> errors, String option, long value, long lo, long hi) {
         if (value < lo || value > hi)

@@ -84,8 +84,8 @@ final class QuantizeCommand implements Callable<Integer> {
         Path cwd = Path.of("").toAbsolutePath();
         Path model = s.model.toAbsolutePath().normalize(), data = s.data.toAbsolutePath().normalize(), output = Path.of(s.output).toAbsolutePath().normalize();
         List<ConfigError> errors = new ArrayList<>();
-        if (!Files.isRegularFile(model)) errors.add(new ConfigError("--model", 0, "file not found: " + model));
-        if (!Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, "file not found: " + data));
+        if (!Files.isRegularFile(model)) errors.add(new ConfigError("--model", 0, Main.notAFile(model)));
+        if (!Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, Main.notAFile(data)));
         if (s.output.endsWith("/")) errors.add(new ConfigError("--output", 0, "'" + s.output + "' names a folder (it ends with '/'); expected a file name such as model_int8.onnx"));
         Main.range(errors, "--threads", s.threads, 0, PipelineConfigLoader.MAX_THREADS);
         Main.range(errors, "--batch-size", s.batchSize, 1, PipelineConfigLoader.MAX_BATCH_SIZE);

@@ -4,6 +4,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.ptq4j.host.onnx.OnnxIO;
+import org.ptq4j.host.onnx.proto.Onnx.ModelProto;
+import org.ptq4j.host.onnx.proto.Onnx.StringStringEntryProto;
+import org.ptq4j.host.onnx.proto.Onnx.TensorProto;
 import org.ptq4j.host.plugins.PluginLoader;
 import org.ptq4j.host.testing.TestAssets;
 import org.ptq4j.spi.PtqException;
@@ -251,5 +254,83 @@ class HostileInputTest {
         Files.writeString(f, "x");
         PtqException e = assertThrows(PtqException.class, () -> PluginLoader.load(List.of(f)));
         assertEquals("plugin folder is not a folder: " + f, e.getMessage());
+    }
+
+    // ------------------------------------------------------------------ models: external data, declared sizes
+
+    /** The model rewritten by {@code edit}, written to {@code file}. */
+    static Path model(Path from, Path file, java.util.function.Consumer<ModelProto.Builder> edit) throws IOException {
+        ModelProto.Builder b = ModelProto.parseFrom(Files.readAllBytes(from)).toBuilder();
+        edit.accept(b);
+        Files.write(file, b.build().toByteArray());
+        return file;
+    }
+
+    List<String> benchmark(Path model) {
+        return List.of("benchmark", "--model", model.toString(), "--runs", "1", "--warmup", "0");
+    }
+
+    @Test
+    void externalDataThroughASymlinkOrAFifoIsRefused() throws Exception {
+        Path ext = dir.resolve("ext");
+        OnnxIO.write(OnnxIO.read(dir.resolve("model.onnx")), ext.resolve("m.onnx"), 0);
+        Path outside = Files.createDirectories(dir.resolve("outside"));
+        Files.move(ext.resolve("m.onnx.data"), outside.resolve("secret"));
+        String first = ModelProto.parseFrom(Files.readAllBytes(ext.resolve("m.onnx"))).getGraph().getInitializerList().stream()
+                .filter(t -> t.getDataLocation() == TensorProto.DataLocation.EXTERNAL).findFirst().orElseThrow().getName();
+        // a file symlink inside the model folder that leads out of it
+        Files.createSymbolicLink(ext.resolve("m.onnx.data"), outside.resolve("secret"));
+        refused(benchmark(ext.resolve("m.onnx")), "initializer '" + first + "': external data location 'm.onnx.data' leads (through a symbolic link) to "
+                + outside.resolve("secret") + ", outside the model's folder");
+        // a symlinked folder
+        Files.delete(ext.resolve("m.onnx.data"));
+        Files.createSymbolicLink(ext.resolve("sub"), outside);
+        model(ext.resolve("m.onnx"), ext.resolve("viafolder.onnx"), b -> relocate(b, "sub/secret"));
+        refused(benchmark(ext.resolve("viafolder.onnx")), "external data location 'sub/secret' leads (through a symbolic link) to " + outside.resolve("secret"));
+        // a FIFO: would block forever
+        assertEquals(0, new ProcessBuilder("mkfifo", ext.resolve("m.onnx.data").toString()).start().waitFor());
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(60), () ->
+                refused(benchmark(ext.resolve("m.onnx")), "external data location 'm.onnx.data': " + ext.resolve("m.onnx.data") + " is not a regular file"));
+        // a model file that is a FIFO
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(60), () ->
+                refused(benchmark(ext.resolve("m.onnx.data")), "--model: not a regular file: " + ext.resolve("m.onnx.data")));
+        // offsets and lengths that are not numbers >= 0 ("For input string", "Negative position")
+        Files.delete(ext.resolve("m.onnx.data"));
+        Files.move(outside.resolve("secret"), ext.resolve("m.onnx.data"));
+        model(ext.resolve("m.onnx"), ext.resolve("abc.onnx"), b -> externalKey(b, "offset", "abc"));
+        refused(benchmark(ext.resolve("abc.onnx")), "initializer '" + first + "': external data offset 'abc' is not a number >= 0");
+        model(ext.resolve("m.onnx"), ext.resolve("neg.onnx"), b -> externalKey(b, "offset", "-4096"));
+        refused(benchmark(ext.resolve("neg.onnx")), "initializer '" + first + "': external data offset '-4096' is not a number >= 0");
+    }
+
+    static void relocate(ModelProto.Builder b, String location) { externalKey(b, "location", location); }
+
+    static void externalKey(ModelProto.Builder b, String key, String value) {
+        for (TensorProto.Builder t : b.getGraphBuilder().getInitializerBuilderList())
+            for (StringStringEntryProto.Builder e : t.getExternalDataBuilderList()) if (e.getKey().equals(key)) e.setValue(value);
+    }
+
+    @Test
+    void declaredInitializerSizesAreCheckedBeforeAllocating() throws IOException {
+        Path src = dir.resolve("model.onnx");
+        record Bomb(long[] dims, String expected) {}
+        for (Bomb bomb : List.of(
+                new Bomb(new long[]{1L << 28}, "initializer 'bomb' declares shape [268435456] (268435456 elements of FLOAT) but holds 0 values"),
+                new Bomb(new long[]{1L << 29}, "initializer 'bomb' declares shape [536870912] of FLOAT (2147483648 bytes); a single tensor is at most 2 GB"),
+                new Bomb(new long[]{1L << 31}, "initializer 'bomb' declares shape [2147483648] of FLOAT (8589934592 bytes)"),
+                new Bomb(new long[]{1L << 40, 1L << 40}, "initializer 'bomb' declares shape [1099511627776, 1099511627776] of FLOAT (more than 2^63 bytes)"),
+                new Bomb(new long[]{-4, 4}, "initializer 'bomb' has a negative dimension in its shape [-4, 4]"))) {
+            Path bad = model(src, dir.resolve("bomb.onnx"), b -> {
+                TensorProto.Builder t = TensorProto.newBuilder().setName("bomb").setDataType(TensorProto.DataType.FLOAT_VALUE);
+                for (long d : bomb.dims) t.addDims(d);
+                b.getGraphBuilder().addInitializer(t);
+            });
+            refused(benchmark(bad), bad.toString(), bomb.expected);
+            Files.delete(bad);
+        }
+        // raw_data of the wrong size ("shape needs -16" before)
+        Path bad = model(src, dir.resolve("raw.onnx"), b -> b.getGraphBuilder().addInitializer(TensorProto.newBuilder().setName("raw")
+                .setDataType(TensorProto.DataType.FLOAT_VALUE).addDims(2).addDims(3).setRawData(com.google.protobuf.ByteString.copyFrom(new byte[16]))));
+        refused(benchmark(bad), "initializer 'raw' has 16 bytes of raw_data, its shape [2, 3] of FLOAT needs 24");
     }
 }
