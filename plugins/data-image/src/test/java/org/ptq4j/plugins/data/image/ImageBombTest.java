@@ -81,4 +81,18 @@ class ImageBombTest {
         assertTrue(System.nanoTime() - t0 < 30e9, "refused from the header, not after decoding");
         try (var files = Files.walk(dir)) { assertEquals(6, files.count(), "nothing written"); }
     }
+
+    /** Found by ImageDecoderFuzzTest: a 46341x1 image resized by its shorter side allocated ~270 MB of filter weights. */
+    @Test
+    void extremeAspectRatiosResizeWithinBoundedMemory() throws Exception {
+        java.awt.image.BufferedImage line = new java.awt.image.BufferedImage(100_000, 1, java.awt.image.BufferedImage.TYPE_3BYTE_BGR);
+        Path f = dir.resolve("line.png");
+        javax.imageio.ImageIO.write(line, "png", f.toFile());
+        Preprocess cropped = new Preprocess(Preprocess.Color.RGB, 32, 0, 0, 28, 28, 28, 28, 1f, new float[]{0}, new float[]{1}, false, org.ptq4j.spi.tensor.DType.FLOAT);
+        org.ptq4j.host.testing.Fuzz.check("100000x1 resized to 32x3200000, cropped 28x28", 64L << 20, 20, () ->
+                assertArrayEquals(new long[]{3, 28, 28}, cropped.apply(ImageFolderDataset.decode(f), "line.png").shape()));
+        Preprocess uncropped = new Preprocess(Preprocess.Color.RGB, 32, 0, 0, 0, 0, -1, -1, 1f, new float[]{0}, new float[]{1}, false, org.ptq4j.spi.tensor.DType.FLOAT);
+        PtqException e = assertThrows(PtqException.class, () -> uncropped.apply(ImageFolderDataset.decode(f), "line.png"));
+        assertEquals("line.png: image of 1x100000 (HxW) would be resized to 32x3200000 for shorter side 32; too large (crop it, or give 'resize' as [height, width])", e.getMessage());
+    }
 }
