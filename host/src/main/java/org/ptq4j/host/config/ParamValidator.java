@@ -188,6 +188,9 @@ public final class ParamValidator {
                 }
                 if (!isOutput(s.name()) && !Files.exists(resolved))
                     return fail(p, line, "file not found: " + resolved + (str.equals(resolved.toString()) ? "" : " ('" + str + "' relative to " + baseDir + ")"));
+                // a FIFO or device would block or never end
+                if (!isOutput(s.name()) && !Files.isRegularFile(resolved) && !Files.isDirectory(resolved))
+                    return fail(p, line, resolved + " is not a regular file or folder");
                 return resolved;
             }
             default: // STRING

@@ -161,6 +161,11 @@ class HostileInputTest {
         // OnnxIO itself refuses too (callers other than the pipeline)
         PtqException e = assertThrows(PtqException.class, () -> OnnxIO.write(OnnxIO.read(dir.resolve("model.onnx")), fifo));
         assertTrue(e.getMessage().contains(fifo + ": exists and is not a regular file"), e.getMessage());
+        // inputs that are FIFOs would block the run forever: refused at validation, with key and line
+        Path fifoData = dir.resolve("fifo.npy");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifoData.toString()).start().waitFor());
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(60), () -> refusedPipeline(pipeline("out.onnx").replace("path: calib.npy", "path: fifo.npy"),
+                "datasets.calibration.path (line 4): " + fifoData + " is not a regular file or folder"));
         refusedPipeline(pipeline("newdir/"), "output (line 2): 'newdir/' names a folder (it ends with '/')");
         refused(List.of("quantize", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("calib.npy").toString(),
                 "--output", dir.resolve("newdir") + "/"), "--output: '" + dir.resolve("newdir") + "/' names a folder");
