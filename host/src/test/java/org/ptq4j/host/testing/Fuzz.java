@@ -20,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * jqwik runs {@code jqwik.tries.default} inputs per property (module's
  * {@code junit-platform.properties}: a few hundred, seconds in CI); a longer run sets it on the
  * command line, e.g. {@code ./mvnw -B verify -pl host,plugins/data-numpy,plugins/data-image -am
- * -Dtest='*FuzzTest' -Dsurefire.failIfNoSpecifiedTests=false -Djqwik.tries.default=20000}.
+ * -Dtest='*FuzzTest' -Dsurefire.failIfNoSpecifiedTests=false -Djqwik.tries.default=10000}.
  */
 public final class Fuzz {
     private Fuzz() {}
