@@ -25,11 +25,16 @@ import static org.junit.jupiter.api.Assertions.*;
 public final class Fuzz {
     private Fuzz() {}
 
-    private static final ExecutorService WORKER = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "fuzz-worker");
-        t.setDaemon(true);
-        return t;
-    });
+    /** Runs the loaders; replaced after a hang (the stuck thread is abandoned). */
+    private static ExecutorService worker = newWorker();
+
+    private static ExecutorService newWorker() {
+        return Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "fuzz-worker");
+            t.setDaemon(true);
+            return t;
+        });
+    }
 
     /** Inputs accepted and inputs refused with a PtqException, per test class (printed by {@link #report}). */
     private static final java.util.Map<String, long[]> COUNTS = new java.util.concurrent.ConcurrentHashMap<>();
@@ -50,9 +55,9 @@ public final class Fuzz {
     }
 
     /** Runs {@code loader} on the worker thread and checks the property; {@code what} describes the input in failures. */
-    public static void check(String what, long maxBytes, int timeoutSeconds, Runnable loader) {
+    public static synchronized void check(String what, long maxBytes, int timeoutSeconds, Runnable loader) {
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        Future<long[]> f = WORKER.submit(() -> {
+        Future<long[]> f = worker.submit(() -> {
             long id = Thread.currentThread().getId();
             long before = mx.getThreadAllocatedBytes(id);
             loader.run();
@@ -64,6 +69,8 @@ public final class Fuzz {
             count(0);
         } catch (TimeoutException e) {
             f.cancel(true);
+            worker.shutdownNow();
+            worker = newWorker();
             fail(what + ": no answer after " + timeoutSeconds + " s (a hang)");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
