@@ -44,10 +44,18 @@ class HostileInputTest {
     int ptq(String... args) {
         ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
         int code = Main.run(args, new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8),
-                k -> null, dirs -> new PluginLoader.Result(MainTest.registry(), List.of(), List.of(), null));
+                k -> null, dirs -> new PluginLoader.Result(MainTest.registry().add(new DefaultQuantizationStandIn(), "test"), List.of(), List.of(), null));
         stdout = o.toString(StandardCharsets.UTF_8);
         stderr = e.toString(StandardCharsets.UTF_8);
         return code;
+    }
+
+    /** The simplified mode's algorithm (the real one is a plugin): returns the model unchanged. */
+    static final class DefaultQuantizationStandIn implements org.ptq4j.spi.Algorithm {
+        @Override public String name() { return "DefaultQuantization"; }
+        @Override public String description() { return "test stand-in"; }
+        @Override public List<org.ptq4j.spi.param.ParamSpec> parameters() { return List.of(); }
+        @Override public Model apply(Model m, org.ptq4j.spi.param.Params p, org.ptq4j.spi.stats.Statistics s, org.ptq4j.spi.PipelineContext c) { return m; }
     }
 
     @BeforeEach
@@ -135,6 +143,17 @@ class HostileInputTest {
         Files.move(dir.resolve("test.npy"), dir.resolve("data/test.npy"));
         refusedPipeline(pipeline("data/out.onnx").replace("path: test.npy", "path: data/test.npy").replace("labels: labels.npy", "labels: data"),
                 "lies inside the datasets.validation.labels " + dir.resolve("data"));
+    }
+
+    @Test
+    void simplifiedModeChecksTheSame() throws IOException {
+        String m = dir.resolve("model.onnx").toString(), d = dir.resolve("calib.npy").toString();
+        refused(List.of("quantize", "--model", m, "--data", d, "--output", d), "--output: must differ from the datasets.calibration.path " + d);
+        Files.createSymbolicLink(dir.resolve("link"), dir);
+        refused(List.of("quantize", "--model", m, "--data", d, "--output", dir.resolve("link/model.onnx").toString()),
+                "--output: " + dir.resolve("link/model.onnx") + " is (through a link) the same file as the model " + m);
+        assertEquals(0, ptq("quantize", "--model", m, "--data", d, "--output", dir.resolve("q.onnx").toString()), stderr);
+        assertTrue(Files.isRegularFile(dir.resolve("q.onnx")));
     }
 
     @Test
