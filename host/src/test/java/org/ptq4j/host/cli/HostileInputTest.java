@@ -177,6 +177,13 @@ class HostileInputTest {
         assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
         refusedPipeline(pipeline("fifo.onnx"), "output (line 2): " + fifo + " exists and is not a regular file");
         assertFalse(Files.isRegularFile(fifo));
+        // a character device (as /dev/null): made in the test folder, which needs root (CI runs as root)
+        Path device = dir.resolve("null.onnx");
+        if (new ProcessBuilder("mknod", device.toString(), "c", "1", "3").start().waitFor() == 0) {
+            refusedPipeline(pipeline("null.onnx"), "output (line 2): " + device + " exists and is not a regular file");
+            assertFalse(Files.isRegularFile(device), "the device node was replaced");
+            Files.delete(device);
+        }
         // OnnxIO itself refuses too (callers other than the pipeline)
         PtqException e = assertThrows(PtqException.class, () -> OnnxIO.write(OnnxIO.read(dir.resolve("model.onnx")), fifo));
         assertTrue(e.getMessage().contains(fifo + ": exists and is not a regular file"), e.getMessage());
