@@ -350,7 +350,8 @@ public final class OnnxIO {
                 throw new PtqException(p + ": exists and is not a regular file; refusing to replace it");
         removeStaleTemporaries(target);
         boolean external = weightBytes(model) > externalThreshold;
-        Path tmpModel = null, tmpData = null;
+        Path tmpModel = null, tmpData = null, freshData = null;
+        boolean done = false;
         try {
             tmpModel = createTemporary(target, target.getFileName().toString());
             ExternalWriter ext = null;
@@ -367,16 +368,23 @@ public final class OnnxIO {
             }
             // temporary files are created owner-only; the result gets ordinary file permissions
             readableByAll(tmpModel);
-            if (tmpData != null) { readableByAll(tmpData); move(tmpData, dir.resolve(dataName)); }
+            if (tmpData != null) {
+                readableByAll(tmpData);
+                Path data = dir.resolve(dataName);
+                // a new .data file is kept only with its model: until the model is in place it counts as temporary
+                if (!Files.exists(data, java.nio.file.LinkOption.NOFOLLOW_LINKS)) LIVE_TEMPORARIES.add(freshData = data);
+                move(tmpData, data);
+            }
             move(tmpModel, target);
+            done = true;
         } catch (IOException e) {
             throw new PtqException(file + ": cannot write the model: " + e.getMessage(), e);
         } finally {
-            for (Path p : new Path[]{tmpModel, tmpData}) {
+            for (Path p : new Path[]{tmpModel, tmpData, done ? null : freshData}) {
                 if (p == null) continue;
                 try { Files.deleteIfExists(p); } catch (IOException ignored) { }
-                LIVE_TEMPORARIES.remove(p);
             }
+            for (Path p : new Path[]{tmpModel, tmpData, freshData}) if (p != null) LIVE_TEMPORARIES.remove(p);
         }
     }
 
