@@ -1,6 +1,7 @@
 package org.ptq4j.host.cli;
 
 import org.ptq4j.host.pipeline.DatasetSelection;
+import org.ptq4j.host.config.ConfigException;
 import org.ptq4j.host.config.PipelineConfig;
 import org.ptq4j.host.config.PipelineConfigLoader;
 import org.ptq4j.host.onnx.OnnxIO;
@@ -37,9 +38,9 @@ final class ValidateCommand implements Callable<Integer> {
             throw new PtqException(cfg.file() + ": model: " + e.getMessage(), e);
         }
         try {
-            PipelineRunner.checkOutput(cfg, model);
-        } catch (PtqException e) {
-            problems.add(e.getMessage().substring(e.getMessage().indexOf('\n') + 1).strip());
+            PipelineRunner.checkOutput(cfg, model);        // the model's external-data files are inputs too
+        } catch (ConfigException e) {
+            for (var error : e.errors()) problems.add(error.toString());
         }
         StringBuilder sb = new StringBuilder();
         for (var d : cfg.datasets().values()) {

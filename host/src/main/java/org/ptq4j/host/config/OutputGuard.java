@@ -25,15 +25,13 @@ public final class OutputGuard {
     /** The real path of the longest existing prefix of {@code p}, with the rest appended. */
     static Path real(Path p) {
         Path abs = p.toAbsolutePath().normalize();
-        Path rest = abs.getRoot().relativize(abs);
         for (Path head = abs; head != null; head = head.getParent()) {
             try {
-                Path r = head.toRealPath();
-                return r.resolve(head.relativize(abs)).normalize();
+                return head.toRealPath().resolve(head.relativize(abs)).normalize();
             } catch (IOException e) {
                 // not there (yet): try the parent
             }
         }
-        return abs.getRoot().resolve(rest);
+        return abs;
     }
 }

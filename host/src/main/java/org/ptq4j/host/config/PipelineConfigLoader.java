@@ -119,12 +119,14 @@ public final class PipelineConfigLoader {
 
         Path model = (Path) values.get("model"), output = (Path) values.get("output");
         if (model != null && !Files.isRegularFile(model)) errors.add(new ConfigError("model", line(entries, "model"), "not a file: " + model));
-        Params eng = new Params(castMap(values.get("engine")));
-        PipelineConfig cfg = errors.isEmpty() ? new PipelineConfig(abs, base, model, output,
-                new PipelineConfig.Engine(eng.getInt("threads"), eng.getInt("batch_size")), datasets, metric, steps) : null;
-        if (output != null) checkOutput(output, cfg != null ? cfg.inputs() : model != null ? Map.of("model", model) : Map.of(), line(entries, "output"), errors);
+        // the output is compared with every input that validated, also when other keys have errors
+        if (output != null)
+            checkOutput(output, new PipelineConfig(abs, base, model, output, PipelineConfig.Engine.DEFAULT, datasets, metric, steps).inputs(),
+                    line(entries, "output"), errors);
         if (!errors.isEmpty()) throw new ConfigException(abs, errors);
-        return cfg;
+        Params eng = new Params(castMap(values.get("engine")));
+        return new PipelineConfig(abs, base, model, output, new PipelineConfig.Engine(eng.getInt("threads"), eng.getInt("batch_size")),
+                datasets, metric, steps);
     }
 
     /**

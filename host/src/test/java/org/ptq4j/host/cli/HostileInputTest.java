@@ -134,6 +134,10 @@ class HostileInputTest {
     void outputEqualToEachKindOfInput() throws IOException {
         // calibration data, labels, the pipeline file itself, a hard link to the model: by path and by file identity
         refusedPipeline(pipeline("calib.npy"), "output (line 2): must differ from the datasets.calibration.path " + dir.resolve("calib.npy"));
+        // reported with the other problems of the file, all at once
+        Files.writeString(dir.resolve("p.yaml"), pipeline("calib.npy").replace("limit: 30", "limt: 30"));
+        refused(List.of("validate", "-c", dir.resolve("p.yaml").toString()), "2 errors", "datasets.calibration.limt (line 4): unknown key 'limt'",
+                "output (line 2): must differ from the datasets.calibration.path " + dir.resolve("calib.npy"));
         refusedPipeline(pipeline("./sub/../labels.npy"), "must differ from the datasets.validation.labels " + dir.resolve("labels.npy"));
         refusedPipeline(pipeline("p.yaml"), "must differ from the pipeline file " + dir.resolve("p.yaml"));
         Files.createLink(dir.resolve("hard.onnx"), dir.resolve("model.onnx"));
