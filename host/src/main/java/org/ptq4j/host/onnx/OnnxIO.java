@@ -263,7 +263,8 @@ public final class OnnxIO {
         if (length != expected) throw new IllegalArgumentException("initializer '" + t.getName() + "': external data length " + length + " but its shape needs " + expected + " bytes");
         Path f = externalFile(t.getName(), location, baseDir);
         try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-            if (offset + length > ch.size()) throw new IllegalArgumentException("initializer '" + t.getName() + "': external data " + f + " is too short (needs " + (offset + length) + " bytes, has " + ch.size() + ")");
+            if (offset > ch.size() - length) throw new IllegalArgumentException("initializer '" + t.getName() + "': external data " + f + " is too short (needs "
+                    + (offset > Long.MAX_VALUE - length ? "offset " + offset + " + " + length : Long.toString(offset + length)) + " bytes, has " + ch.size() + ")");
             return ch.map(FileChannel.MapMode.READ_ONLY, offset, length).order(ByteOrder.LITTLE_ENDIAN);
         } catch (IOException e) {
             throw new IllegalArgumentException("initializer '" + t.getName() + "': cannot read external data " + f + ": " + e.getMessage());
