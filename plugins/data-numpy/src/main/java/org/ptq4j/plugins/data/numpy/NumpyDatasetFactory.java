@@ -135,9 +135,21 @@ public class NumpyDatasetFactory implements DatasetFactory {
             if (entry == null && single && entries.size() == 1) entry = zip.getEntry(entries.get(0));
             if (entry == null)
                 throw new PtqException(file + ": no entry for model input '" + input + "' (expected '" + input + ".npy'; entries: " + entries + ")");
+            // an entry is decompressed into memory: its declared size bounds what is allocated (a small zip can
+            // decompress to gigabytes), and the bytes present must match it
+            long size = entry.getSize();
+            String what = file + ":" + entry.getName();
+            if (size < 0 || size > Integer.MAX_VALUE - 8)
+                throw new PtqException(what + ": entry of " + (size < 0 ? "unknown" : Long.toString(size)) + " bytes; an .npz entry is read into memory and must declare its size, at most 2 GB (save large arrays as .npy: memory-mapped)");
+            byte[] bytes;
             try (var in = zip.getInputStream(entry)) {
-                return Npy.parse(ByteBuffer.wrap(in.readAllBytes()), file + ":" + entry.getName());
+                bytes = in.readNBytes((int) size);
+                if (bytes.length != size || in.read() != -1)
+                    throw new PtqException(what + ": the entry declares " + size + " bytes but holds " + (bytes.length != size ? Integer.toString(bytes.length) : "more"));
+            } catch (OutOfMemoryError e) {
+                throw new PtqException(what + ": " + size + " bytes do not fit in memory (-Xmx); save the array as .npy (memory-mapped)");
             }
+            return Npy.parse(ByteBuffer.wrap(bytes), what);
         } catch (IOException e) {
             throw new PtqException(file + ": cannot read as .npz (zip): " + e.getMessage(), e);
         }
