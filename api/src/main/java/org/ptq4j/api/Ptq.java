@@ -332,7 +332,7 @@ public final class Ptq implements AutoCloseable {
             Path cwd = cwd();
             List<ConfigError> errors = new ArrayList<>();
             if (!Files.isRegularFile(in)) errors.add(new ConfigError("model", 0, "file not found: " + in));
-            PipelineConfigLoader.checkOutput(out, in, 0, errors);
+            PipelineConfigLoader.checkOutput(out, Map.of("model", in), 0, errors);
             if (threads < 0 || threads > 256) errors.add(new ConfigError("threads", 0, threads + " is out of range [0, 256]"));
             if (batchSize < 1) errors.add(new ConfigError("batchSize", 0, batchSize + " is out of range [1, 65536]"));
             String metricType = metric != null ? metric : validation != null ? "accuracy" : null;

@@ -50,9 +50,13 @@ final class BenchmarkCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         List<ConfigError> errors = new ArrayList<>();
-        for (Path m : models) if (!Files.isRegularFile(m)) errors.add(new ConfigError("--model", 0, "file not found: " + m.toAbsolutePath()));
-        if (data != null && !Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, "file not found: " + data.toAbsolutePath()));
-        if (batch < 1 || runs < 1 || warmup < 0 || threads < 0) errors.add(new ConfigError("--batch/--runs/--warmup/--threads", 0, "must be positive"));
+        for (Path m : models) if (!Files.isRegularFile(m)) errors.add(new ConfigError("--model", 0, Main.notAFile(m.toAbsolutePath())));
+        if (data != null && !Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, Main.notAFile(data.toAbsolutePath())));
+        Main.range(errors, "--batch", batch, 1, org.ptq4j.host.config.PipelineConfigLoader.MAX_BATCH_SIZE);
+        Main.range(errors, "--threads", threads, 0, org.ptq4j.host.config.PipelineConfigLoader.MAX_THREADS);
+        Main.range(errors, "--runs", runs, 1, 1_000_000);
+        Main.range(errors, "--warmup", warmup, 0, 1_000_000);
+        dims.forEach((name, size) -> Main.range(errors, "--dim " + name, size, 1, Integer.MAX_VALUE));
         if (!errors.isEmpty()) throw new ConfigException(null, errors);
 
         OrtEngine engine = new OrtEngine();
@@ -161,7 +165,11 @@ final class BenchmarkCommand implements Callable<Integer> {
 
     /** Gaussian floats; integer inputs get small ids (masks: 1, token type ids: 0). */
     static Tensor random(ValueInfo v, long[] shape, Random rnd) {
-        int n = Math.toIntExact(Tensor.numElements(shape));
+        long elements = 1;
+        for (long d : shape) elements = d == 0 ? 0 : elements > (Integer.MAX_VALUE / 8) / d ? Integer.MAX_VALUE : elements * d;
+        if (elements > Integer.MAX_VALUE / 8)
+            throw new PtqException("input '" + v.name() + "' of shape " + Arrays.toString(shape) + " is too large for a benchmark input (over 2 GB); lower --batch or --dim");
+        int n = (int) elements;
         DType t = v.dtype() == null ? DType.FLOAT : v.dtype();
         String name = v.name().toLowerCase();
         switch (t) {

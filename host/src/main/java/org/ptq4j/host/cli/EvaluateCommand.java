@@ -71,6 +71,11 @@ final class EvaluateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        List<ConfigError> bad = new ArrayList<>();
+        if (limit != null) Main.range(bad, "--limit", limit, 0, Integer.MAX_VALUE);
+        Main.range(bad, "--threads", threads, 0, PipelineConfigLoader.MAX_THREADS);
+        Main.range(bad, "--batch-size", batchSize, 1, PipelineConfigLoader.MAX_BATCH_SIZE);
+        if (!bad.isEmpty()) throw new ConfigException(null, bad);
         Registry registry = main.plugins().registry();
         PipelineConfig cfg;
         List<Path> models = new ArrayList<>();
@@ -88,8 +93,8 @@ final class EvaluateCommand implements Callable<Integer> {
             reference = mode.direct.reference != null ? mode.direct.reference.toAbsolutePath().normalize() : models.get(0);
         }
         List<ConfigError> missing = new ArrayList<>();
-        for (Path m : models) if (!Files.isRegularFile(m)) missing.add(new ConfigError("--model", 0, "file not found: " + m));
-        if (!Files.isRegularFile(reference)) missing.add(new ConfigError("--reference", 0, "file not found: " + reference));
+        for (Path m : models) if (!Files.isRegularFile(m)) missing.add(new ConfigError("--model", 0, Main.notAFile(m)));
+        if (!Files.isRegularFile(reference)) missing.add(new ConfigError("--reference", 0, Main.notAFile(reference)));
         if (!missing.isEmpty()) throw new ConfigException(null, missing);
 
         Model ref = OnnxIO.read(reference);
@@ -127,6 +132,7 @@ final class EvaluateCommand implements Callable<Integer> {
     static PipelineConfig direct(Registry registry, Direct d) {
         Path cwd = Path.of("").toAbsolutePath();
         Path data = d.data.toAbsolutePath().normalize();
+        if (!Files.exists(data)) throw new ConfigException(null, List.of(new ConfigError("--data", 0, Main.notAFile(data))));
         DatasetFactory f;
         Map<String, Object> dp = new LinkedHashMap<>(Main.typed(d.dataParams));
         if (d.dataType != null) {
@@ -143,7 +149,6 @@ final class EvaluateCommand implements Callable<Integer> {
                 dp.put(key, d.labels.toAbsolutePath().normalize().toString());
             }
         } else {
-            if (!Files.exists(data)) throw new ConfigException(null, List.of(new ConfigError("--data", 0, "file not found: " + data)));
             boolean folder = Files.isDirectory(data);
             String type = folder ? "image_folder" : "numpy";
             f = registry.dataset(type).orElseThrow(() -> new PtqException(

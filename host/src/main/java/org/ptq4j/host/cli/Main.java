@@ -132,6 +132,17 @@ public final class Main implements Runnable {
         }
     }
 
+    /** "file not found: p", or for a FIFO, device or folder "not a regular file: p". */
+    static String notAFile(Path p) {
+        return (java.nio.file.Files.exists(p) ? "not a regular file: " : "file not found: ") + p;
+    }
+
+    /** Adds an error when a numeric option is outside [lo, hi] (the range of its YAML key). */
+    static void range(List<org.ptq4j.host.config.ConfigError> errors, String option, long value, long lo, long hi) {
+        if (value < lo || value > hi)
+            errors.add(new org.ptq4j.host.config.ConfigError(option, 0, value + " is out of range [" + lo + ", " + (hi == Integer.MAX_VALUE ? "inf" : Long.toString(hi)) + "]"));
+    }
+
     /** KEY=VALUE options typed as YAML scalars or flow lists ({@code 0.5} a number, {@code [1, 2]} a list), safely. */
     static Map<String, Object> typed(Map<String, String> raw) {
         Map<String, Object> r = new java.util.LinkedHashMap<>();

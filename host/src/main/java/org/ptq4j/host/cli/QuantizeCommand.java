@@ -48,7 +48,7 @@ final class QuantizeCommand implements Callable<Integer> {
     static final class Simple {
         @Option(names = "--model", required = true, paramLabel = "ONNX", description = "FP32 model") Path model;
         @Option(names = "--data", required = true, paramLabel = "NPY", description = "calibration samples (.npy/.npz, axis 0 = samples, already preprocessed)") Path data;
-        @Option(names = "--output", required = true, paramLabel = "ONNX", description = "quantized model to write") Path output;
+        @Option(names = "--output", required = true, paramLabel = "ONNX", description = "quantized model to write") String output;
         @Option(names = "--preset", paramLabel = "PRESET", description = "performance (default) or mixed") String preset;
         @Option(names = "--subset-size", paramLabel = "N", description = "calibration samples to use (default 300)") Integer subsetSize;
         @Option(names = "--target-device", paramLabel = "TARGET", description = "where the model will run: ANY (default: every CPU), CPU_VNNI, CPU_NO_VNNI, HOST (this CPU; see 'ptq system')") String targetDevice;
@@ -83,11 +83,14 @@ final class QuantizeCommand implements Callable<Integer> {
 
     static PipelineConfig simple(Registry registry, Simple s) {
         Path cwd = Path.of("").toAbsolutePath();
-        Path model = s.model.toAbsolutePath().normalize(), data = s.data.toAbsolutePath().normalize(), output = s.output.toAbsolutePath().normalize();
+        Path model = s.model.toAbsolutePath().normalize(), data = s.data.toAbsolutePath().normalize(), output = Path.of(s.output).toAbsolutePath().normalize();
         List<ConfigError> errors = new ArrayList<>();
-        if (!Files.isRegularFile(model)) errors.add(new ConfigError("--model", 0, "file not found: " + model));
-        if (!Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, "file not found: " + data));
-        PipelineConfigLoader.checkOutput(output, model, 0, errors);
+        if (!Files.isRegularFile(model)) errors.add(new ConfigError("--model", 0, Main.notAFile(model)));
+        if (!Files.isRegularFile(data)) errors.add(new ConfigError("--data", 0, Main.notAFile(data)));
+        if (s.output.endsWith("/")) errors.add(new ConfigError("--output", 0, "'" + s.output + "' names a folder (it ends with '/'); expected a file name such as model_int8.onnx"));
+        Main.range(errors, "--threads", s.threads, 0, PipelineConfigLoader.MAX_THREADS);
+        Main.range(errors, "--batch-size", s.batchSize, 1, PipelineConfigLoader.MAX_BATCH_SIZE);
+        if (s.subsetSize != null) Main.range(errors, "--subset-size", s.subsetSize, 0, Integer.MAX_VALUE);
         if (!errors.isEmpty()) throw new ConfigException(null, errors);
         DatasetFactory numpy = registry.dataset("numpy").orElseThrow(() -> new PtqException(
                 "dataset type 'numpy' is not installed (installed: " + String.join(", ", registry.datasets().keySet()) + ")"));
@@ -101,7 +104,10 @@ final class QuantizeCommand implements Callable<Integer> {
         var ds = new PipelineConfig.DatasetConfig(PipelineContext.CALIBRATION, numpy,
                 ParamValidator.bind(numpy.parameters(), withPath(Main.typed(s.dataParams), data), cwd, "--data-param"));
         var step = new PipelineConfig.Step(dq, ParamValidator.bind(dq.parameters(), params, cwd, "DefaultQuantization"), 0);
-        return new PipelineConfig(null, cwd, model, output, new PipelineConfig.Engine(s.threads, s.batchSize),
+        PipelineConfig cfg = new PipelineConfig(null, cwd, model, output, new PipelineConfig.Engine(s.threads, s.batchSize),
                 Map.of(PipelineContext.CALIBRATION, ds), null, List.of(step));
+        PipelineConfigLoader.checkOutput(output, cfg.inputs(), 0, errors);
+        if (!errors.isEmpty()) throw new ConfigException(null, errors.stream().map(e -> e.path().equals("output") ? new ConfigError("--output", 0, e.message()) : e).toList());
+        return cfg;
     }
 }

@@ -182,6 +182,17 @@ public final class ParamValidator {
             }
             case ANY:
                 return yaml.plain(n, p, errors);
+            case PATHS: {
+                if (!(n instanceof MappingNode m)) break;
+                Map<String, Object> out = new LinkedHashMap<>();
+                ParamSpec one = new ParamSpec(s.name(), ParamType.PATH, null, false, null, null, null, null, null);
+                boolean ok = true;
+                for (var e : yaml.entries(m, p, errors).entrySet()) {
+                    Object v = value(e.getValue().getValueNode(), one, SafeYaml.join(p, e.getKey()));
+                    if (v == null) ok = false; else out.put(e.getKey(), v);
+                }
+                return ok ? out : null;
+            }
             default:
                 break;
         }
@@ -213,11 +224,21 @@ public final class ParamValidator {
                 if (s.choices().contains(str)) return str;
                 return fail(p, line, "'" + str + "' is not one of " + String.join(", ", s.choices()) + Names.nearest(str, s.choices()).map(c -> "; did you mean '" + c + "'?").orElse(""));
             }
-            case PATH: {
+            case PATH: case PATHS: {
                 if (!(v instanceof String str) || str.isBlank()) return fail(p, line, "expected a file path, got " + show(v));
-                Path resolved = baseDir.resolve(str).toAbsolutePath().normalize();
+                if (isOutput(s.name()) && (str.endsWith("/") || str.endsWith(java.io.File.separator)))
+                    return fail(p, line, "'" + str + "' names a folder (it ends with '/'); expected a file name such as model_int8.onnx");
+                Path resolved;
+                try {
+                    resolved = baseDir.resolve(str).toAbsolutePath().normalize();
+                } catch (java.nio.file.InvalidPathException e) {
+                    return fail(p, line, "not a valid file path: " + e.getMessage());
+                }
                 if (!isOutput(s.name()) && !Files.exists(resolved))
                     return fail(p, line, "file not found: " + resolved + (str.equals(resolved.toString()) ? "" : " ('" + str + "' relative to " + baseDir + ")"));
+                // a FIFO or device would block or never end
+                if (!isOutput(s.name()) && !Files.isRegularFile(resolved) && !Files.isDirectory(resolved))
+                    return fail(p, line, resolved + " is not a regular file or folder");
                 return resolved;
             }
             default: // STRING
@@ -267,6 +288,7 @@ public final class ParamValidator {
             case STRING -> "a string";
             case ENUM -> "one of " + String.join(", ", s.choices());
             case PATH -> "a file path";
+            case PATHS -> "a file path, or a map of name: file path";
             case STRING_LIST -> "a list of strings" + (s.choices().isEmpty() ? "" : " from " + s.choices());
             case FLOAT_LIST -> "a list of numbers";
             case MAP -> "a map";

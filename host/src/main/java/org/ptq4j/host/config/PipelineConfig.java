@@ -31,6 +31,29 @@ public record PipelineConfig(Path file, Path baseDir, Path model, Path output, E
         steps = List.copyOf(steps);
     }
 
+    /**
+     * Every file or folder the run reads, by key: the pipeline file, the model, and each path
+     * parameter of the datasets, the metric and the steps (except outputs: {@code output*},
+     * {@code save*}, {@code dump*}, {@code work*}). The model's external-data files are not
+     * known before it is read: see {@code OnnxIO.externalFiles}.
+     */
+    public Map<String, Path> inputs() {
+        Map<String, Path> in = new java.util.LinkedHashMap<>();
+        if (file != null) in.put("pipeline file", file);
+        if (model != null) in.put("model", model);
+        datasets.forEach((role, d) -> paths("datasets." + role, d.params().asMap(), in));
+        if (metric != null) paths("metric", metric.params().asMap(), in);
+        for (int i = 0; i < steps.size(); i++) paths("pipeline[" + i + "].params", steps.get(i).params().asMap(), in);
+        return in;
+    }
+
+    private static void paths(String key, Object value, Map<String, Path> into) {
+        if (value instanceof Params p) value = p.asMap();
+        if (value instanceof Path p) into.put(key, p);
+        else if (value instanceof Map<?, ?> m) m.forEach((k, v) -> { if (!ParamValidator.isOutput(String.valueOf(k))) paths(key + "." + k, v, into); });
+        else if (value instanceof List<?> l) for (int i = 0; i < l.size(); i++) paths(key + "[" + i + "]", l.get(i), into);
+    }
+
     /** @param threads intra-op threads (0: engine default) @param batchSize samples per inference call */
     public record Engine(int threads, int batchSize) {
         public static final Engine DEFAULT = new Engine(1, 32);

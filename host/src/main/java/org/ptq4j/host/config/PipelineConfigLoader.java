@@ -41,12 +41,14 @@ import java.util.function.Function;
  */
 public final class PipelineConfigLoader {
     static final List<String> ROLES = List.of(PipelineContext.CALIBRATION, PipelineContext.VALIDATION);
+    /** Ranges of engine.threads and engine.batch_size; the CLI's --threads / --batch-size have the same. */
+    public static final int MAX_THREADS = 256, MAX_BATCH_SIZE = 65536;
     static final List<ParamSpec> TOP = List.of(
             ParamSpec.path("model", "the FP32 ONNX model to quantize").asRequired(),
             ParamSpec.path("output", "where the quantized model is written").asRequired(),
             ParamSpec.map("engine", "inference settings",
-                    ParamSpec.integer("threads", 1, "intra-op threads per session (0: ONNX Runtime default)").withRange(0d, 256d),
-                    ParamSpec.integer("batch_size", 32, "samples per inference call").withRange(1d, 65536d)));
+                    ParamSpec.integer("threads", 1, "intra-op threads per session (0: ONNX Runtime default)").withRange(0d, (double) MAX_THREADS),
+                    ParamSpec.integer("batch_size", 32, "samples per inference call").withRange(1d, (double) MAX_BATCH_SIZE)));
 
     private final Registry registry;
     private final Function<String, String> env;
@@ -61,7 +63,8 @@ public final class PipelineConfigLoader {
     public PipelineConfig load(Path file) {
         Path abs = file.toAbsolutePath().normalize();
         List<ConfigError> errors = new ArrayList<>();
-        if (!Files.isRegularFile(abs)) throw new ConfigException(abs, List.of(new ConfigError("", 0, "pipeline file not found")));
+        if (!Files.exists(abs)) throw new ConfigException(abs, List.of(new ConfigError("", 0, "pipeline file not found")));
+        if (!Files.isRegularFile(abs)) throw new ConfigException(abs, List.of(new ConfigError("", 0, "not a regular file (expected a YAML pipeline file)")));
         Node root = SafeYaml.parse(abs, errors);
         if (!errors.isEmpty()) throw new ConfigException(abs, errors);
         if (!(root instanceof MappingNode top)) {
@@ -72,7 +75,8 @@ public final class PipelineConfigLoader {
         SafeYaml yaml = new SafeYaml(env);
         ParamValidator v = new ParamValidator(yaml, base, errors)
                 .algorithms(name -> registry.algorithm(name).map(Algorithm::parameters), registry.algorithms().keySet());
-        Map<String, Object> values = v.validate(top, TOP, "", 1, Set.of("datasets", "metric", "pipeline"));
+        // a missing top-level key has no line of its own (line 1 is some other key's)
+        Map<String, Object> values = v.validate(top, TOP, "", 0, Set.of("datasets", "metric", "pipeline"));
         Map<String, NodeTuple> entries = yaml.entries(top, "", new ArrayList<>());
 
         Map<String, PipelineConfig.DatasetConfig> datasets = new LinkedHashMap<>();
@@ -116,17 +120,37 @@ public final class PipelineConfigLoader {
 
         Path model = (Path) values.get("model"), output = (Path) values.get("output");
         if (model != null && !Files.isRegularFile(model)) errors.add(new ConfigError("model", line(entries, "model"), "not a file: " + model));
-        if (output != null) checkOutput(output, model, line(entries, "output"), errors);
+        // the output is compared with every input that validated, also when other keys have errors
+        if (output != null)
+            checkOutput(output, new PipelineConfig(abs, base, model, output, PipelineConfig.Engine.DEFAULT, datasets, metric, steps).inputs(),
+                    line(entries, "output"), errors);
         if (!errors.isEmpty()) throw new ConfigException(abs, errors);
         Params eng = new Params(castMap(values.get("engine")));
         return new PipelineConfig(abs, base, model, output, new PipelineConfig.Engine(eng.getInt("threads"), eng.getInt("batch_size")),
                 datasets, metric, steps);
     }
 
-    /** The output must differ from the input and its folder must be creatable and writable. */
-    public static void checkOutput(Path output, Path model, int line, List<ConfigError> errors) {
-        if (output.equals(model)) { errors.add(new ConfigError("output", line, "must differ from the input model (inputs are never overwritten)")); return; }
+    /**
+     * The output must not be, or lie inside, anything the run reads ({@code inputs}: key -> path), by
+     * real path and by file identity (symbolic links, hard links); an existing output must be a regular
+     * file (the write replaces it); its folder must be creatable and writable.
+     */
+    public static void checkOutput(Path output, Map<String, Path> inputs, int line, List<ConfigError> errors) {
+        Path data = output.resolveSibling(output.getFileName() + ".data");   // where large models keep their weights
+        for (var in : inputs.entrySet()) {
+            String clash = OutputGuard.clash(output, in.getValue());
+            if (clash == null) clash = OutputGuard.clash(data, in.getValue()) != null ? "its external-data file " + data + " would replace" : null;
+            if (clash != null) {
+                errors.add(new ConfigError("output", line, (clash.equals("is") ? "must differ from the " + in.getKey() + " " + in.getValue()
+                        : output + " " + clash + " the " + in.getKey() + " " + in.getValue()) + " (inputs are never overwritten)"));
+                return;
+            }
+        }
         if (Files.isDirectory(output)) { errors.add(new ConfigError("output", line, output + " is a folder; expected a file name such as model_int8.onnx")); return; }
+        if (Files.exists(output) && !Files.isRegularFile(output)) {
+            errors.add(new ConfigError("output", line, output + " exists and is not a regular file (a device, FIFO or socket); refusing to replace it"));
+            return;
+        }
         Path d = output.getParent();
         while (d != null && !Files.exists(d)) d = d.getParent();
         if (d == null || !Files.isDirectory(d) || !Files.isWritable(d))

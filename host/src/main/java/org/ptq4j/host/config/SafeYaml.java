@@ -40,6 +40,9 @@ public final class SafeYaml {
     private static final Set<Tag> ALLOWED = Set.of(Tag.MAP, Tag.SEQ, Tag.STR, Tag.INT, Tag.FLOAT, Tag.BOOL, Tag.NULL);
     private static final Pattern VAR = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
 
+    /** Largest pipeline file read (bytes), and the composer's limit on characters. */
+    static final int MAX_BYTES = 10 * 1024 * 1024;
+
     private final Function<String, String> env;
     private final Resolver resolver = new Resolver();
     private final Scalars scalars = new Scalars();
@@ -50,6 +53,11 @@ public final class SafeYaml {
     public static Node parse(Path file, List<ConfigError> errors) {
         String text;
         try {
+            long size = Files.size(file);
+            if (size > MAX_BYTES) {
+                errors.add(new ConfigError("", 0, file + " is " + size + " bytes; a pipeline file is at most " + MAX_BYTES / (1024 * 1024) + " MB"));
+                return null;
+            }
             text = Files.readString(file);
         } catch (IOException e) {
             errors.add(new ConfigError("", 0, "cannot read " + file + ": " + e.getMessage()));
@@ -63,7 +71,7 @@ public final class SafeYaml {
         o.setAllowDuplicateKeys(false);
         o.setAllowRecursiveKeys(false);
         o.setMaxAliasesForCollections(20);
-        o.setCodePointLimit(10 * 1024 * 1024);
+        o.setCodePointLimit(MAX_BYTES);
         o.setTagInspector(tag -> true);   // let every tag through composition: checkTags rejects it with its key path
         try {
             Node root = new Yaml(new SafeConstructor(o)).compose(reader);

@@ -34,6 +34,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -64,6 +65,10 @@ public final class OnnxIO {
     public static Model read(Path file) {
         byte[] bytes;
         try {
+            // a FIFO or device would block or never end: model files are regular files
+            if (Files.exists(file) && !Files.isRegularFile(file)) throw new PtqException(file + ": not a regular file (expected an .onnx model file)");
+            if (Files.exists(file) && Files.size(file) > Integer.MAX_VALUE - 8)
+                throw new PtqException(file + ": " + Files.size(file) + " bytes; an .onnx file is at most 2 GB (larger models keep their weights in external data)");
             bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
             throw new PtqException(file + ": model file not found");
@@ -177,17 +182,23 @@ public final class OnnxIO {
         try { dt = DType.fromOnnx(code); } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("initializer '" + t.getName() + "' has unsupported element type " + code);
         }
-        int n = Math.toIntExact(Tensor.numElements(shape));
+        // the declared size is checked against the data actually present before anything is allocated
+        long bytes = declaredBytes(t.getName(), shape, dt);
+        int n = (int) (bytes / dt.byteSize());
         if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
-            return Tensor.of(dt, shape, external(t, baseDir, (long) n * dt.byteSize()));
+            return Tensor.of(dt, shape, external(t, baseDir, bytes));
         }
         if (t.hasRawData()) {
             ByteBuffer raw = t.getRawData().asReadOnlyByteBuffer();
-            if (raw.remaining() != (long) n * dt.byteSize())
-                throw new IllegalArgumentException("initializer '" + t.getName() + "' has " + raw.remaining() + " bytes of raw_data, its shape needs " + (long) n * dt.byteSize());
+            if (raw.remaining() != bytes)
+                throw new IllegalArgumentException("initializer '" + t.getName() + "' has " + raw.remaining() + " bytes of raw_data, its shape " + Arrays.toString(shape) + " of " + dt + " needs " + bytes);
             return Tensor.of(dt, shape, raw);
         }
-        ByteBuffer b = ByteBuffer.allocate(n * dt.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+        int present = typedValues(t, dt);
+        if (present != n)
+            throw new IllegalArgumentException("initializer '" + t.getName() + "' declares shape " + Arrays.toString(shape) + " (" + n + " elements of " + dt
+                    + ") but holds " + present + " values");
+        ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
         switch (dt) {
             case FLOAT: for (int i = 0; i < n; i++) b.putFloat(t.getFloatData(i)); break;
             case DOUBLE: for (int i = 0; i < n; i++) b.putDouble(t.getDoubleData(i)); break;
@@ -202,29 +213,103 @@ public final class OnnxIO {
         return Tensor.of(dt, shape, b);
     }
 
+    /** Bytes a tensor's shape declares; negative dimensions and sizes above 2 GB (per tensor) are errors naming it. */
+    static long declaredBytes(String name, long[] shape, DType dt) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) throw new IllegalArgumentException("initializer '" + name + "' has a negative dimension in its shape " + Arrays.toString(shape));
+            n = d == 0 || n == 0 ? 0 : n > Long.MAX_VALUE / d ? Long.MAX_VALUE : n * d;
+        }
+        long bytes = n > Long.MAX_VALUE / dt.byteSize() ? Long.MAX_VALUE : n * dt.byteSize();
+        if (bytes > Integer.MAX_VALUE - 8)
+            throw new IllegalArgumentException("initializer '" + name + "' declares shape " + Arrays.toString(shape) + " of " + dt
+                    + (bytes == Long.MAX_VALUE ? " (more than 2^63 bytes)" : " (" + bytes + " bytes)") + "; a single tensor is at most 2 GB");
+        return bytes;
+    }
+
+    /** How many values of {@code dt} the typed data field of {@code t} holds. */
+    private static int typedValues(TensorProto t, DType dt) {
+        switch (dt) {
+            case FLOAT: return t.getFloatDataCount();
+            case DOUBLE: return t.getDoubleDataCount();
+            case INT64: return t.getInt64DataCount();
+            case UINT32: case UINT64: return t.getUint64DataCount();
+            case INT32: case INT16: case UINT16: case FLOAT16: case BFLOAT16: case INT8: case UINT8: case BOOL: return t.getInt32DataCount();
+            default: throw new IllegalArgumentException("initializer '" + t.getName() + "': cannot read " + dt);
+        }
+    }
+
+    private static long number(TensorProto t, String key, String value) {
+        long v;
+        try { v = Long.parseLong(value.trim()); } catch (NumberFormatException e) { v = -1; }
+        if (v < 0) throw new IllegalArgumentException("initializer '" + t.getName() + "': external data " + key + " '" + value + "' is not a number >= 0");
+        return v;
+    }
+
     private static ByteBuffer external(TensorProto t, Path baseDir, long expected) {
         String location = null;
         long offset = 0, length = -1;
         for (StringStringEntryProto e : t.getExternalDataList()) {
             switch (e.getKey()) {
                 case "location": location = e.getValue(); break;
-                case "offset": offset = Long.parseLong(e.getValue()); break;
-                case "length": length = Long.parseLong(e.getValue()); break;
+                case "offset": offset = number(t, "offset", e.getValue()); break;
+                case "length": length = number(t, "length", e.getValue()); break;
                 default: break;
             }
         }
-        if (location == null) throw new IllegalArgumentException("initializer '" + t.getName() + "' is external but names no location");
+        if (location == null || location.isEmpty()) throw new IllegalArgumentException("initializer '" + t.getName() + "' is external but names no location");
         if (baseDir == null) throw new IllegalArgumentException("initializer '" + t.getName() + "' is external data, but the model was not read from a file");
-        Path f = baseDir.resolve(location).normalize();
-        if (!f.startsWith(baseDir.normalize())) throw new IllegalArgumentException("initializer '" + t.getName() + "': external data location '" + location + "' is outside the model's folder");
         if (length < 0) length = expected;
         if (length != expected) throw new IllegalArgumentException("initializer '" + t.getName() + "': external data length " + length + " but its shape needs " + expected + " bytes");
+        Path f = externalFile(t.getName(), location, baseDir);
         try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-            if (offset + length > ch.size()) throw new IllegalArgumentException("initializer '" + t.getName() + "': external data " + f + " is too short (needs " + (offset + length) + " bytes, has " + ch.size() + ")");
+            if (offset > ch.size() - length) throw new IllegalArgumentException("initializer '" + t.getName() + "': external data " + f + " is too short (needs "
+                    + (offset > Long.MAX_VALUE - length ? "offset " + offset + " + " + length : Long.toString(offset + length)) + " bytes, has " + ch.size() + ")");
             return ch.map(FileChannel.MapMode.READ_ONLY, offset, length).order(ByteOrder.LITTLE_ENDIAN);
         } catch (IOException e) {
             throw new IllegalArgumentException("initializer '" + t.getName() + "': cannot read external data " + f + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * The real path of an external-data file: a regular file inside the model's real folder. A
+     * location that is absolute, climbs out with {@code ..}, or leads out through a symbolic link,
+     * and anything but a regular file (a FIFO would block forever, a device never end) is refused.
+     */
+    static Path externalFile(String tensor, String location, Path baseDir) {
+        String what = "initializer '" + tensor + "': external data location '" + location + "'";
+        Path f;
+        try {
+            f = baseDir.resolve(location).normalize();
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new IllegalArgumentException(what + " is not a valid file name");
+        }
+        if (!f.startsWith(baseDir.normalize())) throw new IllegalArgumentException(what + " is outside the model's folder");
+        Path real;
+        try {
+            Path base = baseDir.toRealPath();
+            real = f.toRealPath();
+            if (!real.startsWith(base))
+                throw new IllegalArgumentException(what + " leads (through a symbolic link) to " + real + ", outside the model's folder " + base);
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException(what + ": file not found: " + f);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(what + ": cannot read " + f + ": " + e.getMessage());
+        }
+        if (!Files.isRegularFile(real)) throw new IllegalArgumentException(what + ": " + f + " is not a regular file");
+        return real;
+    }
+
+    /** The external-data files a model read by {@link #read} refers to (real paths; empty when all weights are inline). */
+    public static List<Path> externalFiles(Model model) {
+        if (!(model.origin() instanceof Origin o) || model.source() == null) return List.of();
+        java.util.LinkedHashSet<Path> files = new java.util.LinkedHashSet<>();
+        for (TensorProto t : o.tensors.values()) {
+            if (t.getDataLocation() != TensorProto.DataLocation.EXTERNAL) continue;
+            for (StringStringEntryProto e : t.getExternalDataList())
+                if (e.getKey().equals("location")) files.add(externalFile(t.getName(), e.getValue(), model.source().getParent()));
+        }
+        return List.copyOf(files);
     }
 
     // ------------------------------------------------------------------ write
@@ -259,14 +344,20 @@ public final class OnnxIO {
             throw new PtqException(file + ": cannot create the output folder: " + e.getMessage(), e);
         }
         if (!Files.isWritable(dir)) throw new PtqException(file + ": the output folder " + dir + " is not writable");
-        boolean external = weightBytes(model) > externalThreshold;
         String dataName = target.getFileName() + ".data";
-        Path tmpModel = null, tmpData = null;
+        // the move would replace a device, FIFO or folder with a regular file
+        for (Path p : List.of(target, dir.resolve(dataName)))
+            if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(p))
+                throw new PtqException(p + ": exists and is not a regular file; refusing to replace it");
+        removeStaleTemporaries(target);
+        boolean external = weightBytes(model) > externalThreshold;
+        Path tmpModel = null, tmpData = null, freshData = null;
+        boolean done = false;
         try {
-            tmpModel = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+            tmpModel = createTemporary(target, target.getFileName().toString());
             ExternalWriter ext = null;
             if (external) {
-                tmpData = Files.createTempFile(dir, "." + dataName, ".tmp");
+                tmpData = createTemporary(target, dataName);
                 ext = new ExternalWriter(tmpData, dataName);
             }
             ModelProto proto;
@@ -278,12 +369,71 @@ public final class OnnxIO {
             }
             // temporary files are created owner-only; the result gets ordinary file permissions
             readableByAll(tmpModel);
-            if (tmpData != null) { readableByAll(tmpData); move(tmpData, dir.resolve(dataName)); }
+            if (tmpData != null) {
+                readableByAll(tmpData);
+                Path data = dir.resolve(dataName);
+                // a new .data file is kept only with its model: until the model is in place it counts as temporary
+                if (!Files.exists(data, java.nio.file.LinkOption.NOFOLLOW_LINKS)) LIVE_TEMPORARIES.add(freshData = data);
+                move(tmpData, data);
+            }
             move(tmpModel, target);
+            done = true;
         } catch (IOException e) {
             throw new PtqException(file + ": cannot write the model: " + e.getMessage(), e);
         } finally {
-            try { if (tmpModel != null) Files.deleteIfExists(tmpModel); if (tmpData != null) Files.deleteIfExists(tmpData); } catch (IOException ignored) { }
+            for (Path p : new Path[]{tmpModel, tmpData, done ? null : freshData}) {
+                if (p == null) continue;
+                try { Files.deleteIfExists(p); } catch (IOException ignored) { }
+            }
+            for (Path p : new Path[]{tmpModel, tmpData, freshData}) if (p != null) LIVE_TEMPORARIES.remove(p);
+        }
+    }
+
+    // ------------------------------------------------------------------ temporary files
+
+    /**
+     * Temporary files of this process, removed by a shutdown hook on SIGTERM / Ctrl-C. A process
+     * killed with SIGKILL cannot clean up: its files are named {@code .<name>.ptq-<pid>-<random>.tmp},
+     * and the next write to the same output removes those of processes no longer running.
+     */
+    private static final java.util.Set<Path> LIVE_TEMPORARIES = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private static final java.util.concurrent.atomic.AtomicBoolean HOOK = new java.util.concurrent.atomic.AtomicBoolean();
+    private static final java.util.regex.Pattern TEMPORARY = java.util.regex.Pattern.compile("\\.(.+)\\.ptq-(\\d+)-\\d+\\.tmp");
+
+    /** A new temporary file beside {@code target} for {@code name} (the target's or its data file's name), removed at exit. */
+    public static Path createTemporary(Path target, String name) throws IOException {
+        if (HOOK.compareAndSet(false, true)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                for (Path p : LIVE_TEMPORARIES) try { Files.deleteIfExists(p); } catch (IOException ignored) { }
+            }, "ptq-remove-temporary-files"));
+        }
+        Path p = Files.createTempFile(target.toAbsolutePath().getParent(), "." + name + ".ptq-" + ProcessHandle.current().pid() + "-", ".tmp");
+        LIVE_TEMPORARIES.add(p);
+        return p;
+    }
+
+    /** Deletes a file made by {@link #createTemporary}. */
+    public static void deleteTemporary(Path p) throws IOException {
+        Files.deleteIfExists(p);
+        LIVE_TEMPORARIES.remove(p);
+    }
+
+    /** Removes temporary files for {@code target} (and its .data) left by ptq processes that are no longer running. */
+    public static void removeStaleTemporaries(Path target) {
+        Path dir = target.toAbsolutePath().getParent();
+        String name = target.getFileName().toString();
+        try (var files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                var m = TEMPORARY.matcher(p.getFileName().toString());
+                if (!m.matches() || !(m.group(1).equals(name) || m.group(1).equals(name + ".data"))) continue;
+                long pid;
+                try { pid = Long.parseLong(m.group(2)); } catch (NumberFormatException e) { continue; }
+                if (pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) continue;
+                if (LIVE_TEMPORARIES.contains(p)) continue;
+                if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) Files.deleteIfExists(p);
+            }
+        } catch (IOException ignored) {
+            // best effort: a folder that cannot be listed fails the write itself with a clear message
         }
     }
 

@@ -1,6 +1,9 @@
 package org.ptq4j.host.pipeline;
 
+import org.ptq4j.host.config.ConfigError;
+import org.ptq4j.host.config.ConfigException;
 import org.ptq4j.host.config.ParamValidator;
+import org.ptq4j.host.config.PipelineConfigLoader;
 import org.ptq4j.host.config.PipelineConfig;
 import org.ptq4j.host.onnx.OnnxIO;
 import org.ptq4j.host.plugins.Registry;
@@ -58,14 +61,17 @@ public final class PipelineRunner {
 
     public Result run(PipelineConfig cfg) {
         long t0 = System.nanoTime();
-        prepareOutput(cfg.output());
         Model model = OnnxIO.read(cfg.model());
+        checkOutput(cfg, model);
+        prepareOutput(cfg.output());
         Map<String, Dataset> datasets = new LinkedHashMap<>();
         MapReport report = new MapReport();
         String[] phase = {""};   // prefixes progress lines of the final evaluation ("FP32", "result")
         try {
             for (var d : cfg.datasets().values()) datasets.put(d.role(), DatasetSelection.open(d, datasetContext(model, cfg)));
             Metric metric = cfg.metric() == null ? null : cfg.metric().factory().create(cfg.metric().params(), metricContext(model, cfg));
+            if (metric != null && datasets.containsKey(PipelineContext.VALIDATION))
+                checkFixedBatch(model, "datasets.validation", datasets.get(PipelineContext.VALIDATION).size());
             HostContext.Builder b = HostContext.builder().engine(engine).registry(registry).metric(metric)
                     .threads(cfg.engine().threads()).batchSize(cfg.engine().batchSize()).report(report).progress((task, total) -> progress.apply(phase[0] + task, total))
                     .paramBinder((specs, values) -> ParamValidator.bind(specs, values, cfg.baseDir(), "params"));
@@ -113,6 +119,7 @@ public final class PipelineRunner {
                     "pipeline step " + cfg.steps().get(0).algorithm().name() + " needs calibration data, but 'datasets.calibration' is not set"));
             int n = Math.min(calib.size(), subset > 0 ? subset : DEFAULT_SUBSET);
             if (n == 0) throw new PtqException("datasets.calibration is empty");
+            checkFixedBatch(model, "datasets.calibration (" + n + " of " + calib.size() + " samples used)", n);
             stats = ctx.collect(model, calib, ctx.subset(calib, n, seed, shuffle), List.copyOf(requests));
             ctx.report().put("run", "calibration samples", stats.samples());
             ctx.report().put("run", "statistics collected", requests.size());
@@ -156,13 +163,34 @@ public final class PipelineRunner {
         if (slow != null) report.note("run", slow);
     }
 
+    /** The output touches no input, including the model's external-data files (see {@link PipelineConfigLoader#checkOutput}). */
+    public static void checkOutput(PipelineConfig cfg, Model model) {
+        Map<String, Path> inputs = new LinkedHashMap<>(cfg.inputs());
+        List<Path> ext = OnnxIO.externalFiles(model);
+        for (int i = 0; i < ext.size(); i++) inputs.put("model's external data" + (ext.size() > 1 ? " #" + (i + 1) : ""), ext.get(i));
+        List<ConfigError> errors = new ArrayList<>();
+        PipelineConfigLoader.checkOutput(cfg.output(), inputs, 0, errors);
+        if (!errors.isEmpty()) throw new ConfigException(cfg.file(), errors);
+    }
+
+    /** A model with a fixed batch dimension N can only run {@code samples} that are a multiple of N: said before any work. */
+    static void checkFixedBatch(Model model, String what, int samples) {
+        for (ValueInfo v : model.graph().feedInputs()) {
+            if (v.shape() == null || v.shape().isEmpty() || !v.shape().get(0).isFixed()) continue;
+            long batch = v.shape().get(0).value();
+            if (batch > 0 && samples % batch != 0)
+                throw new PtqException(what + ": " + samples + " samples, but model input '" + v.name() + "' has a fixed batch size of " + batch
+                        + " " + v.shape() + "; use a multiple of " + batch + " samples (subset_size / stat_subset_size) or a model with a dynamic batch dimension");
+        }
+    }
+
     /** Creates the output folder and proves it is writable, before any calibration work. */
     static void prepareOutput(Path output) {
         Path dir = output.toAbsolutePath().getParent();
         try {
             Files.createDirectories(dir);
-            Path probe = Files.createTempFile(dir, ".ptq-probe", ".tmp");
-            Files.delete(probe);
+            OnnxIO.removeStaleTemporaries(output);
+            OnnxIO.deleteTemporary(OnnxIO.createTemporary(output, output.getFileName().toString()));
         } catch (IOException | SecurityException e) {
             throw new PtqException("output: cannot write to " + dir + " (" + e.getMessage() + ")", e);
         }

@@ -86,7 +86,7 @@ public final class PluginLoader {
      * named by the user) and the class path's own extensions.
      */
     public static Result load(List<Path> folders) {
-        for (Path d : folders) if (!Files.isDirectory(d)) throw new PtqException("plugin folder not found: " + d);
+        for (Path d : folders) if (!Files.isDirectory(d)) throw new PtqException((Files.exists(d) ? "plugin folder is not a folder: " : "plugin folder not found: ") + d);
         List<Failure> failures = new ArrayList<>();
         Manager pm = new Manager(folders);
         pm.setSystemVersion(systemVersion());

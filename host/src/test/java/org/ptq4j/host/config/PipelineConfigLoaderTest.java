@@ -83,8 +83,9 @@ class PipelineConfigLoaderTest {
 
     @Test
     void unknownTopLevelKeySuggestsNearest() throws IOException {
-        assertEquals(List.of("output (line 1): missing required key: a file path (where the quantized model is written)",
-                        "ouptut (line 2): unknown key 'ouptut'; did you mean 'output'?"),
+        // a missing top-level key has no line: line 1 is another key's
+        assertEquals(List.of("ouptut (line 2): unknown key 'ouptut'; did you mean 'output'?",
+                        "output: missing required key: a file path (where the quantized model is written)"),
                 errors(VALID.replace("output:", "ouptut:")));
     }
 
@@ -129,7 +130,7 @@ class PipelineConfigLoaderTest {
     void missingRequired() throws IOException {
         assertEquals("pipeline[0].params.key (line 8): missing required key: a string (metadata key)",
                 only(VALID.replace("key: k, ", "")));
-        assertEquals("model (line 1): missing required key: a file path (the FP32 ONNX model to quantize)",
+        assertEquals("model: missing required key: a file path (the FP32 ONNX model to quantize)",
                 only(VALID.replace("model: model.onnx\n", "")));
     }
 
@@ -173,10 +174,10 @@ class PipelineConfigLoaderTest {
     void allErrorsAreReportedTogetherInLineOrder() throws IOException {
         List<String> e = errors(VALID.replace("output:", "ouptut:").replace("limit: 50", "limit: -1").replace("mode: slow", "mode: x"));
         assertEquals(4, e.size(), e.toString());
-        assertTrue(e.get(0).startsWith("output (line 1): missing required"), e.toString());
-        assertTrue(e.get(1).startsWith("ouptut (line 2): unknown key"), e.toString());
-        assertTrue(e.get(2).startsWith("datasets.calibration.limit (line 5): -1 is out of range"), e.toString());
-        assertTrue(e.get(3).startsWith("pipeline[0].params.mode (line 9): 'x' is not one of fast, slow"), e.toString());
+        assertTrue(e.get(0).startsWith("ouptut (line 2): unknown key"), e.toString());
+        assertTrue(e.get(1).startsWith("datasets.calibration.limit (line 5): -1 is out of range"), e.toString());
+        assertTrue(e.get(2).startsWith("pipeline[0].params.mode (line 9): 'x' is not one of fast, slow"), e.toString());
+        assertTrue(e.get(3).startsWith("output: missing required"), e.toString());   // no line of its own: last
     }
 
     @Test
@@ -194,7 +195,7 @@ class PipelineConfigLoaderTest {
 
     @Test
     void outputMustBeWritableAndDifferFromInput() throws IOException {
-        assertEquals("output (line 2): must differ from the input model (inputs are never overwritten)",
+        assertEquals("output (line 2): must differ from the model " + dir.resolve("model.onnx") + " (inputs are never overwritten)",
                 only(VALID.replace("out/model_int8.onnx", "model.onnx")));
         Files.writeString(dir.resolve("afile"), "x");
         assertEquals("output (line 2): cannot write " + dir.resolve("afile/m.onnx") + ": " + dir.resolve("afile") + " is not a writable folder",

@@ -30,6 +30,8 @@ public final class Npy {
 
     /** Reads (memory-maps) an .npy file. Errors name the file and what is wrong. */
     public static Tensor read(Path file) {
+        // a FIFO would block, a device never end
+        if (Files.exists(file) && !Files.isRegularFile(file)) throw new PtqException(file + ": not a regular file (expected an .npy file)");
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size()).order(ByteOrder.LITTLE_ENDIAN);
             return parse(all, file.toString());
@@ -45,6 +47,8 @@ public final class Npy {
             throw new PtqException(what + ": not a NumPy .npy file (bad magic)");
         int major = b.get() & 0xff;
         b.get();
+        if (major < 1 || major > 3) throw new PtqException(what + ": unsupported .npy format version " + major + " (expected 1, 2 or 3)");
+        if (major > 1 && b.remaining() < 4) throw new PtqException(what + ": truncated .npy header");
         int headerLen = major == 1 ? (b.getShort() & 0xffff) : b.getInt();
         if (headerLen < 0 || headerLen > b.remaining()) throw new PtqException(what + ": truncated .npy header");
         byte[] h = new byte[headerLen];
@@ -56,10 +60,19 @@ public final class Npy {
         String descr = d.group(1);
         DType dtype = dtypeOf(descr, what);
         List<Long> dims = new ArrayList<>();
-        for (String part : s.group(1).split(",")) if (!part.isBlank()) dims.add(Long.parseLong(part.trim()));
+        for (String part : s.group(1).split(",")) {
+            if (part.isBlank()) continue;
+            long dim;
+            try { dim = Long.parseLong(part.trim().replaceFirst("[lL]$", "")); } catch (NumberFormatException e) { dim = -1; }
+            if (dim < 0) throw new PtqException(what + ": .npy shape (" + s.group(1).trim() + ") has '" + part.trim() + "'; expected dimensions >= 0");
+            dims.add(dim);
+        }
         long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
-        long bytes = Tensor.numElements(shape) * dtype.byteSize();
-        if (b.remaining() < bytes) throw new PtqException(what + ": truncated: shape " + dims + " of " + descr + " needs " + bytes + " data bytes, file has " + b.remaining());
+        // the declared size, checked against the bytes present without overflowing
+        long bytes = dtype.byteSize();
+        for (long dim : shape) bytes = dim == 0 || bytes == 0 ? 0 : bytes > Long.MAX_VALUE / dim ? Long.MAX_VALUE : bytes * dim;
+        if (b.remaining() < bytes)
+            throw new PtqException(what + ": truncated: shape " + dims + " of " + descr + " needs " + (bytes == Long.MAX_VALUE ? "more than 2^63" : Long.toString(bytes)) + " data bytes, file has " + b.remaining());
         ByteBuffer data = b.slice();
         data.limit((int) bytes);
         if (descr.startsWith(">") && dtype.byteSize() > 1) data = swap(data, dtype.byteSize());

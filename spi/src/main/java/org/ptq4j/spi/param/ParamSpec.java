@@ -66,6 +66,11 @@ public record ParamSpec(String name, ParamType type, Object defaultValue, boolea
         return new ParamSpec(name, ParamType.PATH, null, false, description, null, null, null, null);
     }
 
+    /** A file path, or a map of names to file paths (e.g. model input -> file). */
+    public static ParamSpec paths(String name, String description) {
+        return new ParamSpec(name, ParamType.PATHS, null, false, description, null, null, null, null);
+    }
+
     public static ParamSpec choice(String name, String dflt, String description, String... choices) {
         return new ParamSpec(name, ParamType.ENUM, dflt, false, description, List.of(choices), null, null, null);
     }

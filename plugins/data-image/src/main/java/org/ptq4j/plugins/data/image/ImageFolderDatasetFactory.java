@@ -61,8 +61,13 @@ public class ImageFolderDatasetFactory implements DatasetFactory {
                 ParamSpec.numbers("mean", List.of(), "subtracted after scaling: one value or one per channel"),
                 ParamSpec.numbers("std", List.of(), "divided by after subtracting the mean: one value or one per channel"),
                 ParamSpec.choice("layout", null, "tensor layout (default: from the model input's shape)", "NCHW", "NHWC"),
-                ParamSpec.string("dtype", null, "element type (default: the model input's)"));
+                ParamSpec.string("dtype", null, "element type (default: the model input's)"),
+                ParamSpec.integer("max_pixels", DEFAULT_MAX_PIXELS, "largest image (width x height) decoded; checked in the file's header before decoding")
+                        .withRange(1.0, (double) Integer.MAX_VALUE));
     }
+
+    /** Default of {@code max_pixels}: 40 megapixels (a decoded image takes ~16 bytes per pixel while preprocessed). */
+    static final int DEFAULT_MAX_PIXELS = 40_000_000;
 
     private static ParamSpec any(String name, String description) {
         return new ParamSpec(name, ParamType.ANY, null, false, description, null, null, null, null);
@@ -82,7 +87,7 @@ public class ImageFolderDatasetFactory implements DatasetFactory {
         List<ImageFolderDataset.Entry> entries = labelsFile.isPresent() ? fromLabelsFile(root, labelsFile.get()) : fromFolders(root);
         boolean annotated = labelsFile.isPresent() || entries.stream().allMatch(e -> e.label() >= 0);
         if (entries.isEmpty()) throw new PtqException(root + ": no images found (readable suffixes: " + String.join(", ", suffixes()) + ")");
-        return new ImageFolderDataset(input.name(), entries, annotated, pre);
+        return new ImageFolderDataset(input.name(), entries, annotated, pre, params.integer("max_pixels").orElse(DEFAULT_MAX_PIXELS));
     }
 
     /** A FLOAT_LIST value; a single number (as programmatic callers may pass) counts as a one-item list. */

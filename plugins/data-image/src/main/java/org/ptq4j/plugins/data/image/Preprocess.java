@@ -28,6 +28,9 @@ record Preprocess(Color color, int resizeShort, int resizeH, int resizeW, int cr
         Color(int channels) { this.channels = channels; }
     }
 
+    /** Largest preprocessed image (pixels) when no crop bounds it. */
+    static final long MAX_OUTPUT_PIXELS = 1L << 26;
+
     /** The tensor of one decoded image ({@code id} names it in errors). */
     Tensor apply(BufferedImage img, String id) {
         int h = img.getHeight(), w = img.getWidth();
@@ -35,8 +38,12 @@ record Preprocess(Color color, int resizeShort, int resizeH, int resizeW, int cr
         int nh = h, nw = w;
         if (resizeShort > 0) {
             // the shorter side becomes resizeShort, the longer one keeps the aspect ratio (truncated, as torchvision)
-            if (h <= w) { nh = resizeShort; nw = (int) ((long) resizeShort * w / h); }
-            else { nw = resizeShort; nh = (int) ((long) resizeShort * h / w); }
+            long longer = (long) resizeShort * Math.max(h, w) / Math.min(h, w);
+            if (longer > Integer.MAX_VALUE / 4 || (cropH == 0 && longer * resizeShort > MAX_OUTPUT_PIXELS))
+                throw new PtqException(id + ": image of " + h + "x" + w + " (HxW) would be resized to " + (h <= w ? resizeShort + "x" + longer : longer + "x" + resizeShort)
+                        + " for shorter side " + resizeShort + "; too large (crop it, or give 'resize' as [height, width])");
+            if (h <= w) { nh = resizeShort; nw = (int) longer; }
+            else { nw = resizeShort; nh = (int) longer; }
         } else if (resizeH > 0) {
             nh = resizeH;
             nw = resizeW;

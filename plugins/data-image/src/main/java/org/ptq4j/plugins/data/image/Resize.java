@@ -20,51 +20,53 @@ final class Resize {
      */
     static float[] bilinear(float[] src, int h, int w, int oh, int ow, int top, int left, int ch, int cw) {
         if (oh == h && ow == w && ch == oh && cw == ow) return src;
-        Weights wx = weights(w, ow), wy = weights(h, oh);
+        // weights only for the kept window: memory follows the input and the crop, not the resized size
+        Weights wx = weights(w, ow, left, cw), wy = weights(h, oh, top, ch);
         float[] tmp = new float[h * cw];
         for (int y = 0; y < h; y++) {
             int row = y * w;
             for (int x = 0; x < cw; x++) {
                 float acc = 0;
-                int ox = x + left, base = ox * wx.taps, first = row + wx.first[ox];
-                for (int t = 0; t < wx.count[ox]; t++) acc += wx.w[base + t] * src[first + t];
+                int base = x * wx.taps, first = row + wx.first[x];
+                for (int t = 0; t < wx.count[x]; t++) acc += wx.w[base + t] * src[first + t];
                 tmp[y * cw + x] = acc;
             }
         }
         float[] out = new float[ch * cw];
         for (int y = 0; y < ch; y++) {
-            int oy = y + top, base = oy * wy.taps;
-            for (int t = 0; t < wy.count[oy]; t++) {
+            int base = y * wy.taps;
+            for (int t = 0; t < wy.count[y]; t++) {
                 float k = wy.w[base + t];
-                int row = (wy.first[oy] + t) * cw;
+                int row = (wy.first[y] + t) * cw;
                 for (int x = 0; x < cw; x++) out[y * cw + x] += k * tmp[row + x];
             }
         }
         return out;
     }
 
-    /** For each output index: the first input index, how many taps, and their normalised weights. */
+    /** For each kept output index (from {@code from}, {@code n} of them): the first input index, how many taps, and their normalised weights. */
     private record Weights(int[] first, int[] count, float[] w, int taps) {}
 
-    private static Weights weights(int in, int out) {
+    private static Weights weights(int in, int out, int from, int n0) {
         double scale = (double) in / out;
         double support = Math.max(scale, 1.0);          // filter half-width in input pixels
-        int taps = (int) Math.ceil(support) * 2 + 1;
-        int[] first = new int[out], count = new int[out];
-        float[] w = new float[out * taps];
-        for (int i = 0; i < out; i++) {
-            double center = (i + 0.5) * scale;
+        int taps = (int) Math.min(in + 2L, (long) Math.ceil(support) * 2 + 1);
+        int[] first = new int[n0], count = new int[n0];
+        float[] w = new float[n0 * taps];
+        double[] k = new double[taps + 2];
+        for (int i = 0; i < n0; i++) {
+            double center = (i + from + 0.5) * scale;
             int lo = Math.max(0, (int) Math.floor(center - support)), hi = Math.min(in, (int) Math.ceil(center + support));
             double sum = 0;
             int n = 0;
-            double[] k = new double[hi - lo];
+            if (hi - lo > k.length) k = new double[hi - lo];
             for (int j = lo; j < hi; j++) {
                 double d = Math.abs((j + 0.5 - center) / support);
                 k[j - lo] = d < 1 ? 1 - d : 0;
                 sum += k[j - lo];
             }
             // drop zero-weight taps at both ends
-            int a = 0, b = k.length;
+            int a = 0, b = hi - lo;
             while (a < b && k[a] == 0) a++;
             while (b > a && k[b - 1] == 0) b--;
             first[i] = lo + a;

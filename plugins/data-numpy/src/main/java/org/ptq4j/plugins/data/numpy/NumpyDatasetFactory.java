@@ -9,7 +9,6 @@ import org.ptq4j.spi.io.Npy;
 import org.ptq4j.spi.model.Dim;
 import org.ptq4j.spi.model.ValueInfo;
 import org.ptq4j.spi.param.ParamSpec;
-import org.ptq4j.spi.param.ParamType;
 import org.ptq4j.spi.param.Params;
 import org.ptq4j.spi.tensor.DType;
 import org.ptq4j.spi.tensor.Tensor;
@@ -43,7 +42,7 @@ public class NumpyDatasetFactory implements DatasetFactory {
     @Override
     public List<ParamSpec> parameters() {
         return List.of(
-                new ParamSpec("path", ParamType.ANY, null, true, ".npy/.npz file (axis 0 = samples), or a map model input -> file", null, null, null, null),
+                ParamSpec.paths("path", ".npy/.npz file (axis 0 = samples), or a map model input -> file").asRequired(),
                 ParamSpec.path("labels", ".npy of integer labels, one per row (annotations)"),
                 ParamSpec.number("scale", 1.0, "multiply values by this before mean/std"),
                 ParamSpec.numbers("mean", List.of(), "subtracted after scaling: one value or one per channel"),
@@ -136,9 +135,21 @@ public class NumpyDatasetFactory implements DatasetFactory {
             if (entry == null && single && entries.size() == 1) entry = zip.getEntry(entries.get(0));
             if (entry == null)
                 throw new PtqException(file + ": no entry for model input '" + input + "' (expected '" + input + ".npy'; entries: " + entries + ")");
+            // an entry is decompressed into memory: its declared size bounds what is allocated (a small zip can
+            // decompress to gigabytes), and the bytes present must match it
+            long size = entry.getSize();
+            String what = file + ":" + entry.getName();
+            if (size < 0 || size > Integer.MAX_VALUE - 8)
+                throw new PtqException(what + ": entry of " + (size < 0 ? "unknown" : Long.toString(size)) + " bytes; an .npz entry is read into memory and must declare its size, at most 2 GB (save large arrays as .npy: memory-mapped)");
+            byte[] bytes;
             try (var in = zip.getInputStream(entry)) {
-                return Npy.parse(ByteBuffer.wrap(in.readAllBytes()), file + ":" + entry.getName());
+                bytes = in.readNBytes((int) size);
+                if (bytes.length != size || in.read() != -1)
+                    throw new PtqException(what + ": the entry declares " + size + " bytes but holds " + (bytes.length != size ? Integer.toString(bytes.length) : "more"));
+            } catch (OutOfMemoryError e) {
+                throw new PtqException(what + ": " + size + " bytes do not fit in memory (-Xmx); save the array as .npy (memory-mapped)");
             }
+            return Npy.parse(ByteBuffer.wrap(bytes), what);
         } catch (IOException e) {
             throw new PtqException(file + ": cannot read as .npz (zip): " + e.getMessage(), e);
         }

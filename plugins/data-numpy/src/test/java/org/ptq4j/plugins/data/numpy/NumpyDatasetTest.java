@@ -195,4 +195,34 @@ class NumpyDatasetTest {
         e = assertThrows(PtqException.class, () -> open(Map.of("path", garbage.toString())));
         assertTrue(e.getMessage().contains("garbage.npy") && e.getMessage().contains("bad magic"), e.getMessage());
     }
+
+    /** An .npz entry whose central-directory size is {@code declared} (bytes patched in place). */
+    static Path npzDeclaring(Path file, long declared) throws Exception {
+        try (var zip = new ZipOutputStream(Files.newOutputStream(file))) {
+            zip.putNextEntry(new java.util.zip.ZipEntry("input.npy"));
+            zip.write(org.ptq4j.spi.io.Npy.toBytes(Tensor.ofFloats(new long[]{4, 8}, new float[32])));
+            zip.closeEntry();
+        }
+        byte[] b = Files.readAllBytes(file);
+        for (int at = b.length - 22; at >= 0; at--) {
+            if (b[at] == 0x50 && b[at + 1] == 0x4b && b[at + 2] == 1 && b[at + 3] == 2) {        // central directory header
+                java.nio.ByteBuffer.wrap(b, at + 24, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt((int) declared);
+                break;
+            }
+        }
+        Files.write(file, b);
+        return file;
+    }
+
+    @Test
+    void npzEntrySizesBoundWhatIsAllocated(@TempDir Path tmp) throws Exception {
+        Path big = npzDeclaring(tmp.resolve("big.npz"), 0xC0000000L);
+        PtqException e = assertThrows(PtqException.class, () -> NumpyDatasetFactory.load(big, "input", true));
+        assertEquals(big + ":input.npy: entry of 3221225472 bytes; an .npz entry is read into memory and must declare its size, at most 2 GB (save large arrays as .npy: memory-mapped)", e.getMessage());
+        for (long lie : new long[]{100, 1 << 30}) {
+            Path f = npzDeclaring(tmp.resolve("lie" + lie + ".npz"), lie);
+            e = assertThrows(PtqException.class, () -> NumpyDatasetFactory.load(f, "input", true));
+            assertTrue(e.getMessage().startsWith(f.toString()), e.getMessage());
+        }
+    }
 }

@@ -93,4 +93,35 @@ class NumpyPipelineConfigTest {
             assertEquals(TestAssets.npy("fmnist-test-1k-labels.npy").longs()[19], ds.get(19).annotation().longs()[0]);
         }
     }
+
+    @Test
+    void validateListsEveryProblemAtOnceIncludingMissingDataFilesWithKeyAndLine(@TempDir Path tmp) throws Exception {
+        Path data = TestAssets.shared().resolve("data");
+        Path yaml = tmp.resolve("pipeline.yaml");
+        Files.writeString(yaml, """
+                model: %s
+                datasets:
+                  calibration: {type: numpy, path: missing-calib.npy, scale: 2}
+                  validation:
+                    type: numpy
+                    path: {input: missing-test.npy}
+                    labels: %s
+                    sclae: 1
+                pipeline:
+                  - algorithm: AddMetadata
+                    params: {key: k}
+                """.formatted(TestAssets.model("fmnist_cnn.onnx"), data.resolve("fmnist-test-1k-labels.npy")));
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(), err = new java.io.ByteArrayOutputStream();
+        int code = org.ptq4j.host.cli.Main.run(new String[]{"validate", "-c", yaml.toString()},
+                new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8), new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8),
+                k -> null, dirs -> new org.ptq4j.host.plugins.PluginLoader.Result(
+                        Registry.fromClasspath().add(new TestExtensions.AddMetadata(), "test"), List.of(), List.of(), null));
+        assertEquals(2, code);
+        assertEquals("error: " + yaml + ": 4 errors\n"
+                + "  datasets.calibration.path (line 3): file not found: " + tmp.resolve("missing-calib.npy") + " ('missing-calib.npy' relative to " + tmp + ")\n"
+                + "  datasets.validation.path.input (line 6): file not found: " + tmp.resolve("missing-test.npy") + " ('missing-test.npy' relative to " + tmp + ")\n"
+                + "  datasets.validation.sclae (line 8): unknown key 'sclae'; did you mean 'scale'?\n"
+                + "  output: missing required key: a file path (where the quantized model is written)\n",
+                err.toString(java.nio.charset.StandardCharsets.UTF_8));
+    }
 }

@@ -16,7 +16,6 @@ import org.ptq4j.spi.tensor.DType;
 import org.ptq4j.spi.tensor.Tensor;
 
 import java.io.IOException;
-import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -134,23 +133,38 @@ public final class TextDatasetFactory implements DatasetFactory {
         }
     }
 
+    /** Longest line read (characters): a file without line breaks is not a list of sentences. */
+    static final int MAX_LINE = 1 << 20;
+
+    /** Streams the file: only the selected lines are kept, reading stops after {@code limit} of them. */
     private static void readLines(Path file, int skip, int limit, List<String> lines, List<Integer> numbers) {
         if (!Files.isRegularFile(file)) throw new PtqException("text dataset '" + file + "': no such file");
-        List<String> all;
-        try {
-            all = Files.readAllLines(file, StandardCharsets.UTF_8);
-        } catch (MalformedInputException e) {
+        var decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT).onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+        try (java.io.Reader in = new java.io.BufferedReader(new java.io.InputStreamReader(Files.newInputStream(file), decoder))) {
+            StringBuilder line = new StringBuilder();
+            int seen = 0, number = 0;
+            boolean end = false;
+            while (!end && lines.size() < limit) {
+                line.setLength(0);
+                int c;
+                while ((c = in.read()) != -1 && c != '\n') {
+                    if (line.length() >= MAX_LINE)
+                        throw new PtqException("text dataset '" + file + "' line " + (number + 1) + ": longer than " + MAX_LINE + " characters; expected one sentence per line");
+                    line.append((char) c);
+                }
+                end = c == -1;
+                number++;
+                String s = line.toString().strip();
+                if (s.isEmpty()) continue;
+                if (seen++ < skip) continue;
+                lines.add(s);
+                numbers.add(number);
+            }
+        } catch (java.nio.charset.CharacterCodingException e) {
             throw new PtqException("text dataset '" + file + "': not valid UTF-8", e);
         } catch (IOException e) {
             throw new PtqException("text dataset '" + file + "': cannot read it: " + e.getMessage(), e);
-        }
-        int seen = 0;
-        for (int i = 0; i < all.size() && lines.size() < limit; i++) {
-            String s = all.get(i).strip();
-            if (s.isEmpty()) continue;
-            if (seen++ < skip) continue;
-            lines.add(s);
-            numbers.add(i + 1);
         }
     }
 

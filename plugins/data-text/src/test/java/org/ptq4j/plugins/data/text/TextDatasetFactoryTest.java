@@ -106,4 +106,21 @@ class TextDatasetFactoryTest {
         e = assertThrows(PtqException.class, () -> fac.open(params(f, "skip", 5), ctx(BERT_INPUTS)));
         assertTrue(e.getMessage().contains("no lines selected"), e.getMessage());
     }
+
+    @Test
+    void hugeTextFilesAreStreamedAndALineWithoutEndIsRefused(@TempDir Path dir) throws Exception {
+        TextDatasetFactory fac = new TextDatasetFactory();
+        // 3 GB (sparse) after two sentences: with a limit, only the first lines are read
+        Path big = dir.resolve("big.txt");
+        Files.writeString(big, "one sentence\nanother sentence\n");
+        try (var f = new java.io.RandomAccessFile(big.toFile(), "rw")) { f.setLength(3L << 30); }
+        try (var ds = fac.open(params(big, "limit", 2), ctx(BERT_INPUTS))) { assertEquals(2, ds.size()); }
+        // without a limit the NUL bytes are one endless line: refused naming file and line, not read into memory
+        PtqException e = assertThrows(PtqException.class, () -> fac.open(params(big), ctx(BERT_INPUTS)));
+        assertEquals("text dataset '" + big + "' line 3: longer than 1048576 characters; expected one sentence per line", e.getMessage());
+        Path bad = dir.resolve("latin1.txt");
+        Files.write(bad, new byte[]{'o', 'k', '\n', (byte) 0xe9, '\n'});
+        e = assertThrows(PtqException.class, () -> fac.open(params(bad), ctx(BERT_INPUTS)));
+        assertEquals("text dataset '" + bad + "': not valid UTF-8", e.getMessage());
+    }
 }
