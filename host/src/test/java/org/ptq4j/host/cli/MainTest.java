@@ -206,7 +206,7 @@ class MainTest {
         assertEquals(2, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("test.npy").toString(), "--data-type", "test_nyp", "--metric", "test_top1"));
         assertTrue(stderr.startsWith("error: --data-type: unknown dataset type 'test_nyp'; did you mean 'test_npy'?; installed: "), stderr);
         assertEquals(2, ptq("evaluate", "--model", dir.resolve("model.onnx").toString(), "--data", dir.resolve("nope.npy").toString(), "--data-type", "test_npy", "--metric", "test_top1"));
-        assertTrue(stderr.contains("--data-param.path: file not found: " + dir.resolve("nope.npy")), stderr);
+        assertTrue(stderr.contains("--data: file not found: " + dir.resolve("nope.npy")), stderr);
     }
 
     @Test
