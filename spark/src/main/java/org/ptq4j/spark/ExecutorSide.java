@@ -32,6 +32,9 @@ final class ExecutorSide {
     /** Plugins loaded by this executor JVM, by plugin folders. */
     private static final Map<List<String>, Registry> LOADED = new ConcurrentHashMap<>();
     private static volatile OrtEngine engine;
+    private static final Map<List<Object>, Dataset> DATASETS = lru(4);
+    private static final Map<List<Object>, Model> MODELS = lru(4);
+    static final int DECODE_THREADS = Math.max(2, Runtime.getRuntime().availableProcessors());
 
     private ExecutorSide() {}
 
@@ -41,7 +44,8 @@ final class ExecutorSide {
             Model model = model(job.model());
             Model ref = job.reference() == null ? null : job.reference().equals(job.model()) ? model : model(job.reference());
             Model shape = ref != null ? ref : model;
-            try (Dataset ds = job.dataset().openDataset(reg, shape); HostContext ctx = context(job, reg, ds)) {
+            Dataset ds = dataset(job, reg, shape);
+            try (HostContext ctx = context(job, reg, ds)) {
                 Metric metric = job.metric().createMetric(reg, shape);
                 Evaluator.Partial p = ctx.evaluatePartial(model, ref, metric, ds, slice.indices());
                 return new ShardResult(slice.part(), Shards.bytes(p.accumulator()), p.perSample(), slice.indices().length);
@@ -56,7 +60,8 @@ final class ExecutorSide {
             Registry reg = registry(job);
             Model model = model(job.model());
             List<StatisticRequest> requests = Shards.requests(Shards.<java.util.ArrayList<Object>>read(job.requests(), Shards.loaders(reg)));
-            try (Dataset ds = job.dataset().openDataset(reg, model); HostContext ctx = context(job, reg, ds)) {
+            Dataset ds = dataset(job, reg, model);
+            try (HostContext ctx = context(job, reg, ds)) {
                 Map<StatisticRequest, Collector> cs = ctx.collectPartial(model, ds, slice.indices(), requests, false, true);
                 return new ShardResult(slice.part(), Shards.bytes(new ArrayList<>(cs.values())), null, slice.indices().length);
             }
@@ -66,19 +71,60 @@ final class ExecutorSide {
     }
 
     private static HostContext context(Job job, Registry reg, Dataset ds) {
-        // parallelism comes from Spark's tasks: one decode thread per task
+        // samples are decoded ahead as on a single machine, overlapping inference
         return HostContext.builder().engine(engine()).registry(reg).dataset(job.dataset().role(), ds)
-                .threads(job.threads()).batchSize(job.batchSize()).decodeThreads(1).build();
+                .threads(job.threads()).batchSize(job.batchSize()).decodeThreads(DECODE_THREADS).build();
     }
 
+    /**
+     * The dataset of {@code job}, opened once per executor JVM and recipe (a pass runs many shards of
+     * it; {@link Dataset#get} is thread-safe by contract). A handful are kept; older ones are dropped.
+     */
+    private static Dataset dataset(Job job, Registry reg, Model shape) {
+        List<Object> key = List.of(job.dataset(), shape.graph().feedInputs().toString());
+        synchronized (DATASETS) {
+            Dataset d = DATASETS.get(key);
+            if (d == null) {
+                d = job.dataset().openDataset(reg, shape);
+                DATASETS.put(key, d);
+            }
+            return d;
+        }
+    }
+
+    /** The model at {@code path}, parsed once per executor JVM while the file is unchanged. */
     private static Model model(String path) {
         Path p = Path.of(path);
+        List<Object> key;
+        try {
+            key = List.of(path, Files.getLastModifiedTime(p).toMillis(), Files.size(p));
+        } catch (java.io.IOException e) {
+            key = null;
+        }
+        if (key != null) {
+            synchronized (MODELS) {
+                Model m = MODELS.get(key);
+                if (m != null) return m;
+            }
+        }
+        Model m = readModel(p, path);
+        if (key != null) synchronized (MODELS) { MODELS.put(key, m); }
+        return m;
+    }
+
+    private static Model readModel(Path p, String path) {
         if (!Files.isReadable(p)) throw new PtqException("this executor cannot read the model " + path + " (models reach executors by path: use storage every executor mounts, see cluster.work_dir)");
         try {
             return OnnxIO.read(p);
         } catch (RuntimeException e) {
             throw new PtqException("this executor cannot read the model " + path + ": " + e.getMessage(), e);
         }
+    }
+
+    private static <V> Map<List<Object>, V> lru(int n) {
+        return new java.util.LinkedHashMap<>(16, 0.75f, true) {
+            @Override protected boolean removeEldestEntry(Map.Entry<List<Object>, V> e) { return size() > n; }
+        };
     }
 
     private static Registry registry(Job job) {

@@ -52,7 +52,7 @@ final class SparkFixture {
     }
 
     static String test10k() {
-        return "{type: numpy, path: %s, labels: %s, scale: 0.00392156862745098}".formatted(TestAssets.data("fmnist-test-10k-u8.npy"), TestAssets.data("fmnist-test-10k-labels.npy"));
+        return "{type: numpy, path: %s, labels: %s, scale: 0.00392156862745098, mean: 0.2860, std: 0.3530}".formatted(TestAssets.data("fmnist-test-10k-u8.npy"), TestAssets.data("fmnist-test-10k-labels.npy"));
     }
 
     static PipelineConfig load(Path yaml) { return new PipelineConfigLoader(REGISTRY, k -> null).load(yaml); }
