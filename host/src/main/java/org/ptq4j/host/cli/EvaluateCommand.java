@@ -12,6 +12,8 @@ import org.ptq4j.host.pipeline.PipelineRunner;
 import org.ptq4j.host.plugins.Registry;
 import org.ptq4j.host.run.ConsoleProgress;
 import org.ptq4j.host.run.HostContext;
+import org.ptq4j.host.run.PassRunner;
+import org.ptq4j.host.run.Recipe;
 import org.ptq4j.spi.Evaluation;
 import org.ptq4j.spi.PipelineContext;
 import org.ptq4j.spi.PtqException;
@@ -104,15 +106,17 @@ final class EvaluateCommand implements Callable<Integer> {
             Metric metric = cfg.metric().factory().create(cfg.metric().params(), PipelineRunner.metricContext(ref, cfg));
             if (metric.needsAnnotations() && !ds.annotated())
                 throw new PtqException("metric '" + metric.name() + "' needs labels, but the data has none" + (mode.config == null ? " (add --labels)" : ""));
-            try (HostContext ctx = HostContext.builder().engine(new OrtEngine()).registry(registry).dataset(PipelineContext.VALIDATION, ds)
-                    .metric(metric).threads(threads).batchSize(batchSize)
+            try (PassRunner passes = PipelineRunner.passes(cfg, registry);
+                 HostContext ctx = HostContext.builder().engine(new OrtEngine()).registry(registry).dataset(PipelineContext.VALIDATION, ds)
+                    .metric(metric).threads(threads).batchSize(batchSize).passes(passes).modelPath(ref, reference)
+                    .recipe(ds, Recipe.of(dc, cfg.baseDir())).recipe(metric, Recipe.of(cfg.metric(), cfg.baseDir()))
                     .progress((task, total) -> new ConsoleProgress(task, total, main.err, Main.tty())).build()) {
                 int n = limit == null ? ds.size() : Math.min(limit, ds.size());
                 int[] indices = ctx.subset(ds, n, 0, false);
                 Double first = null;
                 for (Path m : models) {
                     Model model = m.equals(reference) ? ref : OnnxIO.read(m);
-                    Evaluation e = ctx.evaluate(model, ref, metric, ds, indices);
+                    Evaluation e = ctx.withModelPath(model, m).evaluate(model, ref, metric, ds, indices);
                     if (first == null) first = e.value();
                     Map<String, Object> row = new LinkedHashMap<>();
                     row.put("model", m.toString());

@@ -22,9 +22,10 @@ import java.util.Map;
  * @param datasets role ({@code calibration}, {@code validation}) to dataset
  * @param metric   the metric, or null
  * @param steps    the algorithm steps, in order
+ * @param cluster  where statistics and evaluation run ({@code cluster:}), or null: in this JVM
  */
 public record PipelineConfig(Path file, Path baseDir, Path model, Path output, Engine engine,
-                             Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps) {
+                             Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps, Cluster cluster) {
 
     public PipelineConfig {
         datasets = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(datasets));
@@ -52,6 +53,27 @@ public record PipelineConfig(Path file, Path baseDir, Path model, Path output, E
         if (value instanceof Path p) into.put(key, p);
         else if (value instanceof Map<?, ?> m) m.forEach((k, v) -> { if (!ParamValidator.isOutput(String.valueOf(k))) paths(key + "." + k, v, into); });
         else if (value instanceof List<?> l) for (int i = 0; i < l.size(); i++) paths(key + "[" + i + "]", l.get(i), into);
+    }
+
+    /** Without a cluster: everything in this JVM. */
+    public PipelineConfig(Path file, Path baseDir, Path model, Path output, Engine engine,
+                          Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps) {
+        this(file, baseDir, model, output, engine, datasets, metric, steps, null);
+    }
+
+    /** The same pipeline with another cluster setting (null: this JVM). */
+    public PipelineConfig withCluster(Cluster c) {
+        return new PipelineConfig(file, baseDir, model, output, engine, datasets, metric, steps, c);
+    }
+
+    /**
+     * {@code cluster: {type: spark, master: "local[*]", ...}}.
+     *
+     * @param type   a {@link org.ptq4j.host.run.ClusterFactory} type; {@code local} means this JVM
+     * @param params all keys of the map (validated), {@code type} included
+     */
+    public record Cluster(String type, Params params) {
+        public boolean local() { return "local".equals(type); }
     }
 
     /** @param threads intra-op threads (0: engine default) @param batchSize samples per inference call */

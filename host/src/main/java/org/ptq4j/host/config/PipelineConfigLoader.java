@@ -48,7 +48,14 @@ public final class PipelineConfigLoader {
             ParamSpec.path("output", "where the quantized model is written").asRequired(),
             ParamSpec.map("engine", "inference settings",
                     ParamSpec.integer("threads", 1, "intra-op threads per session (0: ONNX Runtime default)").withRange(0d, (double) MAX_THREADS),
-                    ParamSpec.integer("batch_size", 32, "samples per inference call").withRange(1d, (double) MAX_BATCH_SIZE)));
+                    ParamSpec.integer("batch_size", 32, "samples per inference call").withRange(1d, (double) MAX_BATCH_SIZE)),
+            ParamSpec.map("cluster", "where statistics and evaluation run (default: this JVM); see docs/SPARK.md",
+                    ParamSpec.string("type", "local", "local (this JVM) or an installed cluster type such as spark"),
+                    ParamSpec.string("master", null, "cluster master URL, e.g. local[*], local[2], spark://host:7077 (default: the one spark-submit sets, else local[*])"),
+                    ParamSpec.integer("partitions", 0, "shards per pass (0: the cluster's default parallelism)").withRange(0d, 100000d),
+                    ParamSpec.integer("max_failures", 4, "attempts per task before the pass fails (Spark's spark.task.maxFailures; also applied to local masters)").withRange(1d, 100d),
+                    ParamSpec.path("work_dir", "folder on storage every executor reads, for models made during the run (default: a scratch folder of this machine)"),
+                    ParamSpec.anyMap("conf", "extra cluster settings, e.g. {spark.executor.memory: 4g}")));
 
     private final Registry registry;
     private final Function<String, String> env;
@@ -126,8 +133,13 @@ public final class PipelineConfigLoader {
                     line(entries, "output"), errors);
         if (!errors.isEmpty()) throw new ConfigException(abs, errors);
         Params eng = new Params(castMap(values.get("engine")));
+        PipelineConfig.Cluster cluster = null;
+        if (values.get("cluster") != null) {
+            Params c = new Params(castMap(values.get("cluster")));
+            cluster = new PipelineConfig.Cluster(c.getString("type"), c);
+        }
         return new PipelineConfig(abs, base, model, output, new PipelineConfig.Engine(eng.getInt("threads"), eng.getInt("batch_size")),
-                datasets, metric, steps);
+                datasets, metric, steps, cluster);
     }
 
     /**

@@ -9,6 +9,10 @@ import org.ptq4j.host.onnx.OnnxIO;
 import org.ptq4j.host.plugins.Registry;
 import org.ptq4j.host.run.HostContext;
 import org.ptq4j.host.run.MapReport;
+import org.ptq4j.host.run.ClusterFactory;
+import org.ptq4j.host.run.PassRunner;
+import org.ptq4j.host.run.Recipe;
+import org.ptq4j.host.plugins.PluginLoader;
 import org.ptq4j.spi.Evaluation;
 import org.ptq4j.spi.CpuInfo;
 import org.ptq4j.spi.PipelineContext;
@@ -67,15 +71,19 @@ public final class PipelineRunner {
         Map<String, Dataset> datasets = new LinkedHashMap<>();
         MapReport report = new MapReport();
         String[] phase = {""};   // prefixes progress lines of the final evaluation ("FP32", "result")
-        try {
-            for (var d : cfg.datasets().values()) datasets.put(d.role(), DatasetSelection.open(d, datasetContext(model, cfg)));
-            Metric metric = cfg.metric() == null ? null : cfg.metric().factory().create(cfg.metric().params(), metricContext(model, cfg));
-            if (metric != null && datasets.containsKey(PipelineContext.VALIDATION))
-                checkFixedBatch(model, "datasets.validation", datasets.get(PipelineContext.VALIDATION).size());
-            HostContext.Builder b = HostContext.builder().engine(engine).registry(registry).metric(metric)
+        try (PassRunner passes = passes(cfg, registry)) {
+            HostContext.Builder b = HostContext.builder().engine(engine).registry(registry).passes(passes).modelPath(model, cfg.model())
                     .threads(cfg.engine().threads()).batchSize(cfg.engine().batchSize()).report(report).progress((task, total) -> progress.apply(phase[0] + task, total))
                     .paramBinder((specs, values) -> ParamValidator.bind(specs, values, cfg.baseDir(), "params"));
-            datasets.forEach(b::dataset);
+            for (var d : cfg.datasets().values()) {
+                Dataset ds = DatasetSelection.open(d, datasetContext(model, cfg));
+                datasets.put(d.role(), ds);
+                b.dataset(d.role(), ds).recipe(ds, Recipe.of(d, cfg.baseDir()));
+            }
+            Metric metric = cfg.metric() == null ? null : cfg.metric().factory().create(cfg.metric().params(), metricContext(model, cfg));
+            if (metric != null) b.metric(metric).recipe(metric, Recipe.of(cfg.metric(), cfg.baseDir()));
+            if (metric != null && datasets.containsKey(PipelineContext.VALIDATION))
+                checkFixedBatch(model, "datasets.validation", datasets.get(PipelineContext.VALIDATION).size());
             try (HostContext ctx = b.build()) {
                 Model result;
                 try {
@@ -83,12 +91,12 @@ public final class PipelineRunner {
                 } catch (BudgetNotMetException e) {
                     // the budget was missed: still deliver the best model found, then fail the run
                     OnnxIO.write(e.bestModel(), cfg.output());
-                    summarize(cfg, model, e.bestModel(), ctx, report, t0, phase);
+                    summarizeOrRemove(cfg, model, e.bestModel(), ctx, report, t0, phase);
                     throw new BudgetNotMetException(e.getMessage() + "; the best model found was written to " + cfg.output(),
                             e.bestModel(), e.achievedDrop(), e.maximalDrop());
                 }
                 OnnxIO.write(result, cfg.output());
-                summarize(cfg, model, result, ctx, report, t0, phase);
+                summarizeOrRemove(cfg, model, result, ctx, report, t0, phase);
             }
         } finally {
             for (Dataset d : datasets.values()) d.close();
@@ -134,12 +142,30 @@ public final class PipelineRunner {
         return current;
     }
 
+    /** Where the data passes of {@code cfg} run: this JVM, or the configured cluster (connected now, before any work). */
+    public static PassRunner passes(PipelineConfig cfg, Registry registry) {
+        PipelineConfig.Cluster c = cfg.cluster();
+        if (c == null || c.local()) return PassRunner.LOCAL;
+        return ClusterFactory.of(c.type()).open(c.params(), registry, PluginLoader.folders(List.of(), System::getenv));
+    }
+
+    /** The final evaluation; when it fails, the output just written is removed (a failed run leaves nothing). */
+    private void summarizeOrRemove(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase) {
+        try {
+            summarize(cfg, fp32, result, ctx, report, t0, phase);
+        } catch (RuntimeException e) {
+            try { Files.deleteIfExists(cfg.output()); } catch (IOException ignored) { }
+            throw e;
+        }
+    }
+
     private void summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase) {
         Dataset val = ctx.dataset(PipelineContext.VALIDATION).orElse(null);
         Metric metric = ctx.metric().orElse(null);
         if (val != null && metric != null) {
             int[] all = ctx.subset(val, val.size(), 0, false);
             Model reloaded = OnnxIO.read(cfg.output());       // judge what was written, not what is in memory
+            ctx.withModelPath(reloaded, cfg.output());
             phase[0] = "FP32: ";
             Evaluation a = ctx.evaluate(fp32, fp32, metric, val, all);
             phase[0] = "result: ";

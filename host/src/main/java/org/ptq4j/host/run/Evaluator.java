@@ -16,7 +16,7 @@ import java.util.List;
 import java.util.Map;
 
 /** Runs a model (and its reference when the metric needs one) over samples, feeding the metric's accumulator. */
-final class Evaluator {
+public final class Evaluator {
     private final HostContext ctx;
     private final InferenceEngine engine;
     private final int threads;
@@ -29,12 +29,29 @@ final class Evaluator {
         this.batchSize = batchSize;
     }
 
+    /**
+     * What one shard of an evaluation produces: the metric's mergeable accumulator and the
+     * per-sample values (in the order of the shard's indices).
+     */
+    public record Partial(Metric.Accumulator accumulator, double[] perSample) {}
+
     Evaluation run(Model model, Model reference, Metric metric, Dataset dataset, int[] indices) {
+        check(reference, metric, dataset, indices);
+        Partial p = partial(model, reference, metric, dataset, indices);
+        return new Evaluation(metric.name(), p.accumulator().value(), p.perSample(), indices.length);
+    }
+
+    /** The checks made before any inference (on the driver, when the shards run elsewhere). */
+    static void check(Model reference, Metric metric, Dataset dataset, int[] indices) {
         if (indices.length == 0) throw new PtqException("the evaluation dataset is empty");
         if (metric.needsAnnotations() && !dataset.annotated())
             throw new PtqException("metric '" + metric.name() + "' needs annotated data (labels), but the dataset has none");
         if (metric.needsReference() && reference == null)
             throw new PtqException("metric '" + metric.name() + "' compares with a reference model, but none was given");
+    }
+
+    /** Runs the samples at {@code indices} (one session per model) and returns the accumulator, not its value. */
+    Partial partial(Model model, Model reference, Metric metric, Dataset dataset, int[] indices) {
         SessionOptions so = SessionOptions.defaults().withThreads(threads);
         double[] perSample = new double[indices.length];
         Metric.Accumulator acc = metric.newAccumulator();
@@ -59,7 +76,7 @@ final class Evaluator {
                 p.advance(b.size());
             }
         }
-        return new Evaluation(metric.name(), acc.value(), perSample, indices.length);
+        return new Partial(acc, perSample);
     }
 
     private static String describe(int[] idx) {

@@ -45,6 +45,9 @@ public final class HostContext implements PipelineContext, AutoCloseable {
     private final Report report;
     private final BiFunction<String, Long, Progress> progress;
     private final BiFunction<List<ParamSpec>, Map<String, Object>, Params> paramBinder;
+    private final PassRunner passes;
+    private final Map<Object, Recipe> recipes;
+    private final Map<Model, Path> modelPaths;
     private final Logger log = LoggerFactory.getLogger("ptq");
     private Path workDir;
 
@@ -59,6 +62,9 @@ public final class HostContext implements PipelineContext, AutoCloseable {
         this.report = b.report != null ? b.report : new MapReport();
         this.progress = b.progress != null ? b.progress : (task, total) -> Progress.NONE;
         this.paramBinder = b.paramBinder != null ? b.paramBinder : ParamDefaults::bind;
+        this.passes = b.passes != null ? b.passes : PassRunner.LOCAL;
+        this.recipes = b.recipes;
+        this.modelPaths = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>(b.modelPaths));
     }
 
     public static Builder builder() { return new Builder(); }
@@ -103,12 +109,51 @@ public final class HostContext implements PipelineContext, AutoCloseable {
 
     @Override
     public Statistics collect(Model model, Dataset dataset, int[] indices, List<StatisticRequest> requests) {
-        return new StatisticsPass(this, engine, threads).run(model, dataset, indices, requests);
+        return passes.collect(this, model, dataset, indices, requests);
     }
 
     @Override
     public Evaluation evaluate(Model model, Model reference, Metric metric, Dataset dataset, int[] indices) {
-        return new Evaluator(this, engine, threads, batchSize).run(model, reference, metric, dataset, indices);
+        return passes.evaluate(this, model, reference, metric, dataset, indices);
+    }
+
+    /** Where {@link #collect} and {@link #evaluate} run. */
+    public PassRunner passes() { return passes; }
+
+    /** How to reopen {@code datasetOrMetric} in another JVM, if it came from the pipeline config. */
+    public Optional<Recipe> recipe(Object datasetOrMetric) { return Optional.ofNullable(recipes.get(datasetOrMetric)); }
+
+    /** Records that {@code model} was read from {@code path}; returns this context. */
+    public HostContext withModelPath(Model model, Path path) {
+        if (model != null && path != null) modelPaths.put(model, path);
+        return this;
+    }
+
+    /** The file {@code model} was read from, if known. */
+    public Optional<Path> modelPath(Model model) { return Optional.ofNullable(modelPaths.get(model)); }
+
+    /** The checks an evaluation makes before any inference. */
+    public static void checkEvaluation(Model reference, Metric metric, Dataset dataset, int[] indices) {
+        Evaluator.check(reference, metric, dataset, indices);
+    }
+
+    /** One shard of an evaluation, in this JVM: the metric's accumulator and per-sample values (not merged, not finished). */
+    public Evaluator.Partial evaluatePartial(Model model, Model reference, Metric metric, Dataset dataset, int[] indices) {
+        return new Evaluator(this, engine, threads, batchSize).partial(model, reference, metric, dataset, indices);
+    }
+
+    /**
+     * One shard of a statistics pass, in this JVM: a collector per distinct request (request order),
+     * fed with the initializers and/or the samples at {@code indices}.
+     */
+    public Map<StatisticRequest, org.ptq4j.spi.stats.Collector> collectPartial(Model model, Dataset dataset, int[] indices, List<StatisticRequest> requests,
+                                                                                boolean initializers, boolean activations) {
+        return new StatisticsPass(this, engine, threads).partial(model, dataset, indices, requests, initializers, activations);
+    }
+
+    /** The statistics of merged collectors over {@code samples} samples. */
+    public static Statistics statistics(Map<StatisticRequest, org.ptq4j.spi.stats.Collector> merged, int samples) {
+        return StatisticsPass.finish(merged, samples);
     }
 
     @Override public void save(Model model, Path path) { OnnxIO.write(model, path); }
@@ -131,7 +176,7 @@ public final class HostContext implements PipelineContext, AutoCloseable {
     @Override public int threads() { return threads; }
     @Override public int batchSize() { return batchSize; }
 
-    /** Deletes the scratch folder. */
+    /** Deletes the scratch folder (the pass runner is closed by whoever opened it). */
     @Override
     public void close() {
         if (workDir != null) {
@@ -152,6 +197,9 @@ public final class HostContext implements PipelineContext, AutoCloseable {
         private Report report;
         private BiFunction<String, Long, Progress> progress;
         private BiFunction<List<ParamSpec>, Map<String, Object>, Params> paramBinder;
+        private PassRunner passes;
+        private final Map<Object, Recipe> recipes = new java.util.IdentityHashMap<>();
+        private final Map<Model, Path> modelPaths = new java.util.IdentityHashMap<>();
 
         public Builder engine(InferenceEngine e) { this.engine = e; return this; }
         public Builder registry(Registry r) { this.registry = r; return this; }
@@ -165,6 +213,13 @@ public final class HostContext implements PipelineContext, AutoCloseable {
         public Builder progress(BiFunction<String, Long, Progress> p) { this.progress = p; return this; }
         /** How nested algorithm parameters are validated (the config validator; default: defaults only). */
         public Builder paramBinder(BiFunction<List<ParamSpec>, Map<String, Object>, Params> b) { this.paramBinder = b; return this; }
+
+        /** Where statistics and evaluation run (default {@link PassRunner#LOCAL}). */
+        public Builder passes(PassRunner p) { this.passes = p; return this; }
+        /** How a cluster reopens {@code datasetOrMetric} on its executors. */
+        public Builder recipe(Object datasetOrMetric, Recipe r) { if (datasetOrMetric != null && r != null) recipes.put(datasetOrMetric, r); return this; }
+        /** The file {@code model} was read from (executors read it by path). */
+        public Builder modelPath(Model model, Path path) { if (model != null && path != null) modelPaths.put(model, path); return this; }
 
         public HostContext build() {
             if (engine == null) throw new IllegalStateException("engine not set");

@@ -47,6 +47,17 @@ final class StatisticsPass {
 
     Statistics run(Model model, Dataset dataset, int[] indices, List<StatisticRequest> requests) {
         if (indices.length == 0) throw new PtqException("the calibration dataset is empty: statistics need at least one sample");
+        return finish(partial(model, dataset, indices, requests, true, true), indices.length);
+    }
+
+    /**
+     * The collectors of {@code requests} (one per distinct request, in request order) fed with the
+     * model's initializers (when {@code initializers}) and with the samples at {@code indices} (when
+     * {@code activations}). A sharded pass feeds initializers once and activations per shard, then
+     * merges the shards' collectors in index order.
+     */
+    Map<StatisticRequest, Collector> partial(Model model, Dataset dataset, int[] indices, List<StatisticRequest> requests,
+                                             boolean initializers, boolean activations) {
         Map<StatisticRequest, Collector> collectors = new LinkedHashMap<>();
         for (StatisticRequest r : requests) collectors.computeIfAbsent(r, k -> k.spec().create());
         Map<String, List<Collector>> byTensor = new LinkedHashMap<>();
@@ -58,17 +69,21 @@ final class StatisticsPass {
         List<String> outputs = new ArrayList<>();
         for (String t : byTensor.keySet()) {
             if (g.isInitializer(t)) {
-                for (Collector c : byTensor.get(t)) c.update(g.initializer(t).orElseThrow());
+                if (initializers) for (Collector c : byTensor.get(t)) c.update(g.initializer(t).orElseThrow());
             } else if (!feedNames.contains(t)) {
                 if (g.producer(t) == null) throw new PtqException("statistics requested for tensor '" + t + "', which no node of the model produces");
                 outputs.add(t);
             }
         }
-        int samples = 0;
-        if (!byTensor.isEmpty()) samples = pass(model, dataset, indices, byTensor, feedNames, outputs);
+        if (activations && !byTensor.isEmpty() && indices.length > 0) pass(model, dataset, indices, byTensor, feedNames, outputs);
+        return collectors;
+    }
+
+    /** The statistics of merged collectors over {@code samples} samples. */
+    static Statistics finish(Map<StatisticRequest, Collector> collectors, int samples) {
         Map<StatisticRequest, Object> results = new HashMap<>();
         collectors.forEach((r, c) -> results.put(r, c.result()));
-        int seen = samples;
+        int seen = collectors.isEmpty() ? 0 : samples;
         return new Statistics() {
             @Override public Object get(StatisticRequest request) {
                 Object v = results.get(request);
