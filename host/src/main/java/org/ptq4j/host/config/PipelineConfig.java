@@ -22,14 +22,26 @@ import java.util.Map;
  * @param datasets role ({@code calibration}, {@code validation}) to dataset
  * @param metric   the metric, or null
  * @param steps    the algorithm steps, in order
+ * @param report   the quantization report to write ({@code report:}), or null
  */
 public record PipelineConfig(Path file, Path baseDir, Path model, Path output, Engine engine,
-                             Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps) {
+                             Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps, Report report) {
 
     public PipelineConfig {
         datasets = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(datasets));
         steps = List.copyOf(steps);
     }
+
+    public PipelineConfig(Path file, Path baseDir, Path model, Path output, Engine engine,
+                          Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps) {
+        this(file, baseDir, model, output, engine, datasets, metric, steps, null);
+    }
+
+    /**
+     * {@code report: {html: ..., json: ..., samples: 32, worst_layers: 6}}: where the report goes (absolute paths, either
+     * may be null), how many samples the per-layer analysis runs, how many worst layers get range charts.
+     */
+    public record Report(Path html, Path json, int samples, int worstLayers) {}
 
     /** @param threads intra-op threads (0: engine default) @param batchSize samples per inference call */
     public record Engine(int threads, int batchSize) {

@@ -46,7 +46,12 @@ public final class PipelineConfigLoader {
             ParamSpec.path("output", "where the quantized model is written").asRequired(),
             ParamSpec.map("engine", "inference settings",
                     ParamSpec.integer("threads", 1, "intra-op threads per session (0: ONNX Runtime default)").withRange(0d, 256d),
-                    ParamSpec.integer("batch_size", 32, "samples per inference call").withRange(1d, 65536d)));
+                    ParamSpec.integer("batch_size", 32, "samples per inference call").withRange(1d, 65536d)),
+            ParamSpec.map("report", "the quantization report (ptq quantize; --report on the command line wins)",
+                    ParamSpec.string("html", null, "self-contained HTML report to write (relative to the YAML file)"),
+                    ParamSpec.string("json", null, "the same report as JSON (ptq-report.schema.json)"),
+                    ParamSpec.integer("samples", 32, "samples the per-layer error analysis runs (0: none)").withRange(0d, 100000d),
+                    ParamSpec.integer("worst_layers", 6, "layers with the lowest SQNR that get range charts").withRange(0d, 1000d)));
 
     private final Registry registry;
     private final Function<String, String> env;
@@ -118,8 +123,14 @@ public final class PipelineConfigLoader {
         if (output != null) checkOutput(output, model, line(entries, "output"), errors);
         if (!errors.isEmpty()) throw new ConfigException(abs, errors);
         Params eng = new Params(castMap(values.get("engine")));
+        PipelineConfig.Report report = null;
+        if (entries.containsKey("report")) {
+            Params rp = new Params(castMap(values.get("report")));
+            report = new PipelineConfig.Report(rp.has("html") ? base.resolve(rp.getString("html")).normalize() : null,
+                    rp.has("json") ? base.resolve(rp.getString("json")).normalize() : null, rp.getInt("samples"), rp.getInt("worst_layers"));
+        }
         return new PipelineConfig(abs, base, model, output, new PipelineConfig.Engine(eng.getInt("threads"), eng.getInt("batch_size")),
-                datasets, metric, steps);
+                datasets, metric, steps, report);
     }
 
     /** The output must differ from the input and its folder must be creatable and writable. */

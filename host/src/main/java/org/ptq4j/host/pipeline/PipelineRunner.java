@@ -53,8 +53,36 @@ public final class PipelineRunner {
         this.progress = progress;
     }
 
-    /** What a run produced: the report (sections by name) and the written model. */
-    public record Result(Path output, Map<String, Object> report) {}
+    /**
+     * What a run produced: the report (sections by name), the written model, and the facts the
+     * quantization report ({@code org.ptq4j.host.report}) is built from.
+     */
+    public record Result(Path output, Map<String, Object> report, Facts facts) {
+        public Result(Path output, Map<String, Object> report) { this(output, report, null); }
+    }
+
+    /**
+     * Numbers of a run, unformatted.
+     *
+     * @param fp32Eval     the metric on FP32 (null without validation data and metric)
+     * @param resultEval   the metric on the written model (null likewise)
+     * @param stepSeconds  wall time of each step, by step order ("name" or "name#i" when repeated)
+     * @param calibration  {requested, used} calibration samples (null when no statistics were collected)
+     */
+    public record Facts(Model fp32, Model result, Evaluation fp32Eval, Evaluation resultEval,
+                        Map<String, Double> stepSeconds, double seconds, int[] calibration) {}
+
+    /** The budget of an accuracy-aware step was missed: the best model was written, and the run's result is here. */
+    public static final class BudgetMissed extends BudgetNotMetException {
+        private final transient Result result;
+
+        BudgetMissed(BudgetNotMetException e, Result result) {
+            super(e.getMessage(), e.bestModel(), e.achievedDrop(), e.maximalDrop());
+            this.result = result;
+        }
+
+        public Result result() { return result; }
+    }
 
     public Result run(PipelineConfig cfg) {
         long t0 = System.nanoTime();
@@ -63,6 +91,7 @@ public final class PipelineRunner {
         Map<String, Dataset> datasets = new LinkedHashMap<>();
         MapReport report = new MapReport();
         String[] phase = {""};   // prefixes progress lines of the final evaluation ("FP32", "result")
+        Facts facts;
         try {
             for (var d : cfg.datasets().values()) datasets.put(d.role(), DatasetSelection.open(d, datasetContext(model, cfg)));
             Metric metric = cfg.metric() == null ? null : cfg.metric().factory().create(cfg.metric().params(), metricContext(model, cfg));
@@ -72,26 +101,36 @@ public final class PipelineRunner {
             datasets.forEach(b::dataset);
             try (HostContext ctx = b.build()) {
                 Model result;
+                Map<String, Double> times = new LinkedHashMap<>();
+                int[] calib = new int[2];
                 try {
-                    result = apply(cfg, model, ctx);
+                    result = apply(cfg, model, ctx, times, calib);
                 } catch (BudgetNotMetException e) {
                     // the budget was missed: still deliver the best model found, then fail the run
                     OnnxIO.write(e.bestModel(), cfg.output());
-                    summarize(cfg, model, e.bestModel(), ctx, report, t0, phase);
-                    throw new BudgetNotMetException(e.getMessage() + "; the best model found was written to " + cfg.output(),
-                            e.bestModel(), e.achievedDrop(), e.maximalDrop());
+                    Evaluation[] ev = summarize(cfg, model, e.bestModel(), ctx, report, t0, phase);
+                    Result r = new Result(cfg.output(), report.asMap(), new Facts(model, e.bestModel(), ev[0], ev[1], times,
+                            (System.nanoTime() - t0) / 1e9, calib[1] > 0 ? calib : null));
+                    throw new BudgetMissed(new BudgetNotMetException(e.getMessage() + "; the best model found was written to " + cfg.output(),
+                            e.bestModel(), e.achievedDrop(), e.maximalDrop()), r);
                 }
                 OnnxIO.write(result, cfg.output());
-                summarize(cfg, model, result, ctx, report, t0, phase);
+                Evaluation[] ev = summarize(cfg, model, result, ctx, report, t0, phase);
+                facts = new Facts(model, result, ev[0], ev[1], times, (System.nanoTime() - t0) / 1e9, calib[1] > 0 ? calib : null);
             }
         } finally {
             for (Dataset d : datasets.values()) d.close();
         }
-        return new Result(cfg.output(), report.asMap());
+        return new Result(cfg.output(), report.asMap(), facts);
     }
 
     /** Statistics of all steps in one pass, then the steps in order. */
     static Model apply(PipelineConfig cfg, Model model, HostContext ctx) {
+        return apply(cfg, model, ctx, new LinkedHashMap<>(), new int[2]);
+    }
+
+    /** As above, recording each step's seconds in {@code times} and {requested, used} calibration samples in {@code samples}. */
+    static Model apply(PipelineConfig cfg, Model model, HostContext ctx, Map<String, Double> times, int[] samples) {
         LinkedHashSet<StatisticRequest> requests = new LinkedHashSet<>();
         // the calibration subset: the largest stat_subset_size of the steps; seed and shuffle_data (POT's names)
         // come from the step that asks for it
@@ -114,6 +153,8 @@ public final class PipelineRunner {
             if (n == 0) throw new PtqException("datasets.calibration is empty");
             stats = ctx.collect(model, calib, ctx.subset(calib, n, seed, shuffle), List.copyOf(requests));
             ctx.report().put("run", "calibration samples", stats.samples());
+            samples[0] = subset > 0 ? subset : DEFAULT_SUBSET;
+            samples[1] = stats.samples();
             ctx.report().put("run", "statistics collected", requests.size());
         }
         Model current = model;
@@ -121,12 +162,18 @@ public final class PipelineRunner {
             long t = System.nanoTime();
             current = s.algorithm().apply(current, s.params(), stats, ctx);
             if (current == null) throw new IllegalStateException("algorithm " + s.algorithm().name() + " returned no model");
-            ctx.report().put("steps", s.algorithm().name(), String.format("%.1f s", (System.nanoTime() - t) / 1e9));
+            double sec = (System.nanoTime() - t) / 1e9;
+            ctx.report().put("steps", s.algorithm().name(), String.format("%.1f s", sec));
+            String key = s.algorithm().name();
+            for (int i = 2; times.containsKey(key); i++) key = s.algorithm().name() + "#" + i;
+            times.put(key, sec);
         }
         return current;
     }
 
-    private void summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase) {
+    /** Evaluates (when it can) and fills the "accuracy" and "run" sections; returns {FP32, result} evaluations (or nulls). */
+    private Evaluation[] summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase) {
+        Evaluation[] ev = new Evaluation[2];
         Dataset val = ctx.dataset(PipelineContext.VALIDATION).orElse(null);
         Metric metric = ctx.metric().orElse(null);
         if (val != null && metric != null) {
@@ -142,8 +189,10 @@ public final class PipelineRunner {
             report.put("accuracy", "fp32", a.value());
             report.put("accuracy", "quantized", q.value());
             report.put("accuracy", "delta", q.value() - a.value());
+            ev[0] = a;
+            ev[1] = q;
         }
-        long in = size(cfg.model()), out = size(cfg.output());
+        long in = org.ptq4j.host.report.ModelFiles.bytes(cfg.model()), out = org.ptq4j.host.report.ModelFiles.bytes(cfg.output());
         report.put("run", "model", cfg.model().toString());
         report.put("run", "output", cfg.output().toString());
         report.put("run", "input size", human(in));
@@ -153,6 +202,7 @@ public final class PipelineRunner {
         report.put("run", "cpu", cpu.describe());
         String slow = cpu.slowInt8Note(out == 0 ? Double.NaN : (double) in / out);
         if (slow != null) report.note("run", slow);
+        return ev;
     }
 
     /** Creates the output folder and proves it is writable, before any calibration work. */
