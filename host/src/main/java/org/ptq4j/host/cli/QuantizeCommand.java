@@ -63,7 +63,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the report as JSON (ptq-report.schema.json, kind 'quantize')") boolean json;
     @Option(names = "--report", paramLabel = "HTML", description = "write a self-contained HTML report (summary, per-layer errors and ORT kernels, ranges, accuracy-aware search)") Path reportHtml;
     @Option(names = "--report-json", paramLabel = "JSON", description = "write the report as JSON too") Path reportJson;
-    @Option(names = "--report-samples", paramLabel = "N", description = "samples of the per-layer error analysis (default 32; 0: none)") Integer reportSamples;
+    @Option(names = "--report-samples", paramLabel = "N", description = "samples of the per-layer error analysis (default 8; 0: none)") Integer reportSamples;
 
     @Override
     public Integer call() {

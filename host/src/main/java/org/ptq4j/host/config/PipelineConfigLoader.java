@@ -50,7 +50,7 @@ public final class PipelineConfigLoader {
             ParamSpec.map("report", "the quantization report (ptq quantize; --report on the command line wins)",
                     ParamSpec.string("html", null, "self-contained HTML report to write (relative to the YAML file)"),
                     ParamSpec.string("json", null, "the same report as JSON (ptq-report.schema.json)"),
-                    ParamSpec.integer("samples", 32, "samples the per-layer error analysis runs (0: none)").withRange(0d, 100000d),
+                    ParamSpec.integer("samples", 8, "samples the per-layer error analysis runs (0: none)").withRange(0d, 100000d),
                     ParamSpec.integer("worst_layers", 6, "layers with the lowest SQNR that get range charts").withRange(0d, 1000d)));
 
     private final Registry registry;

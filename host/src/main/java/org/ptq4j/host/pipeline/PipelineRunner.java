@@ -68,9 +68,10 @@ public final class PipelineRunner {
      * @param resultEval   the metric on the written model (null likewise)
      * @param stepSeconds  wall time of each step, by step order ("name" or "name#i" when repeated)
      * @param calibration  {requested, used} calibration samples (null when no statistics were collected)
+     * @param bytes        {input, output} model sizes on disk, external data included
      */
     public record Facts(Model fp32, Model result, Evaluation fp32Eval, Evaluation resultEval,
-                        Map<String, Double> stepSeconds, double seconds, int[] calibration) {}
+                        Map<String, Double> stepSeconds, double seconds, int[] calibration, long[] bytes) {}
 
     /** The budget of an accuracy-aware step was missed: the best model was written, and the run's result is here. */
     public static final class BudgetMissed extends BudgetNotMetException {
@@ -108,15 +109,17 @@ public final class PipelineRunner {
                 } catch (BudgetNotMetException e) {
                     // the budget was missed: still deliver the best model found, then fail the run
                     OnnxIO.write(e.bestModel(), cfg.output());
-                    Evaluation[] ev = summarize(cfg, model, e.bestModel(), ctx, report, t0, phase);
+                    long[] bytes = new long[2];
+                    Evaluation[] ev = summarize(cfg, model, e.bestModel(), ctx, report, t0, phase, bytes);
                     Result r = new Result(cfg.output(), report.asMap(), new Facts(model, e.bestModel(), ev[0], ev[1], times,
-                            (System.nanoTime() - t0) / 1e9, calib[1] > 0 ? calib : null));
+                            (System.nanoTime() - t0) / 1e9, calib[1] > 0 ? calib : null, bytes));
                     throw new BudgetMissed(new BudgetNotMetException(e.getMessage() + "; the best model found was written to " + cfg.output(),
                             e.bestModel(), e.achievedDrop(), e.maximalDrop()), r);
                 }
                 OnnxIO.write(result, cfg.output());
-                Evaluation[] ev = summarize(cfg, model, result, ctx, report, t0, phase);
-                facts = new Facts(model, result, ev[0], ev[1], times, (System.nanoTime() - t0) / 1e9, calib[1] > 0 ? calib : null);
+                long[] bytes = new long[2];
+                Evaluation[] ev = summarize(cfg, model, result, ctx, report, t0, phase, bytes);
+                facts = new Facts(model, result, ev[0], ev[1], times, (System.nanoTime() - t0) / 1e9, calib[1] > 0 ? calib : null, bytes);
             }
         } finally {
             for (Dataset d : datasets.values()) d.close();
@@ -171,8 +174,11 @@ public final class PipelineRunner {
         return current;
     }
 
-    /** Evaluates (when it can) and fills the "accuracy" and "run" sections; returns {FP32, result} evaluations (or nulls). */
-    private Evaluation[] summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase) {
+    /**
+     * Evaluates (when it can) and fills the "accuracy" and "run" sections; returns {FP32, result} evaluations (or nulls)
+     * and puts {input, output} sizes (external data included) in {@code bytes}.
+     */
+    private Evaluation[] summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase, long[] bytes) {
         Evaluation[] ev = new Evaluation[2];
         Dataset val = ctx.dataset(PipelineContext.VALIDATION).orElse(null);
         Metric metric = ctx.metric().orElse(null);
@@ -193,6 +199,8 @@ public final class PipelineRunner {
             ev[1] = q;
         }
         long in = org.ptq4j.host.report.ModelFiles.bytes(cfg.model()), out = org.ptq4j.host.report.ModelFiles.bytes(cfg.output());
+        bytes[0] = in;
+        bytes[1] = out;
         report.put("run", "model", cfg.model().toString());
         report.put("run", "output", cfg.output().toString());
         report.put("run", "input size", human(in));

@@ -35,7 +35,9 @@ import java.util.Set;
  * optimisation), and the error of its output against FP32 on a few samples, two ways:
  * <ul>
  *   <li><b>isolated</b>: the layer's quantized computation (its Q/DQ, weights, the op) fed the FP32 model's
- *       own input tensors: the error this layer adds by itself;</li>
+ *       own input tensors: the error this layer adds by itself. Where the quantized graph computes a layer's input
+ *       with nodes the FP32 graph does not have (a rewritten GELU, a reshape), the copied chain starts at the
+ *       nearest tensor both graphs share, so it may include the quantized layer before it;</li>
  *   <li><b>accumulated</b>: the quantized model's layer output, i.e. with every earlier layer's error in it.</li>
  * </ul>
  * Both in one pass: the FP32 model runs with the layer outputs (and the isolated layers' inputs) as extra
@@ -207,6 +209,10 @@ final class LayerAnalysis {
         for (Layer l : layers) {
             if (!l.int8 || l.qName == null) continue;
             Node n = qg.node(l.qName).orElseThrow();
+            if (iso.containsKey(n.output(0))) {            // already cloned: an earlier layer's chain runs through it
+                isoOut.put(l, iso.get(n.output(0)));
+                continue;
+            }
             List<String> ins = new ArrayList<>();
             for (String in : n.inputs()) ins.add(isolated(in, qg, fp32Known, iso, stops, clones));
             List<String> outs = new ArrayList<>();
@@ -214,6 +220,7 @@ final class LayerAnalysis {
             Node c = new Node(ISO_PREFIX + n.name(), n.opType(), n.domain(), ins, outs);
             n.attributes().values().forEach(c::set);
             clones.add(c);
+            for (int i = 0; i < n.outputs().size(); i++) iso.put(n.output(i), outs.get(i));
             isoOut.put(l, outs.get(0));
         }
         for (Node c : clones) ag.addNode(c);

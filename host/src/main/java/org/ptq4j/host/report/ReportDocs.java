@@ -39,7 +39,7 @@ public final class ReportDocs {
 
     /** Report settings ({@code report:} in YAML, {@code --report} on the command line). */
     public record Options(Path html, Path json, int samples, int worst) {
-        public static final int DEFAULT_SAMPLES = 32;
+        public static final int DEFAULT_SAMPLES = 8;
         public static final int DEFAULT_WORST = 6;
 
         public boolean any() { return html != null || json != null; }
@@ -136,7 +136,8 @@ public final class ReportDocs {
         List<String> warnings = new ArrayList<>();
         s.put("model", cfg.model().toString());
         s.put("output", cfg.output().toString());
-        long in = ModelFiles.bytes(cfg.model()), out = ModelFiles.bytes(cfg.output());
+        long in = f != null && f.bytes() != null ? f.bytes()[0] : ModelFiles.bytes(cfg.model());
+        long out = f != null && f.bytes() != null ? f.bytes()[1] : ModelFiles.bytes(cfg.output());
         s.put("input_bytes", in);
         s.put("output_bytes", out);
         s.put("size_ratio", out == 0 ? null : (double) in / out);
