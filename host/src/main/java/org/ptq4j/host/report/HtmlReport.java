@@ -174,8 +174,8 @@ public final class HtmlReport {
             h.append("<p>No quantized layer was measured.</p></section>\n");
             return;
         }
-        h.append("<p>The layers with the lowest isolated SQNR. Activation histograms of the FP32 input of the layer (log scale) with the quantizer's clipping range "
-                + "(red); per-output-channel weight ranges (min..max) of the FP32 weights.</p>\n<div class=\"charts\">");
+        h.append("<p>The layers with the lowest isolated SQNR. Activation histograms of the FP32 tensor the layer's input quantizer reads (log scale) with its clipping range "
+                + "(red; below the minimum of a uint8 range with zero point 0 is a ReLU folded into the quantizer); per-output-channel weight ranges (min..max) of the FP32 weights.</p>\n<div class=\"charts\">");
         for (Map<String, Object> a : acts) h.append(histogram(a));
         h.append("</div><div class=\"charts\">");
         for (Map<String, Object> w : ws) h.append(channelRanges(w));
@@ -288,8 +288,7 @@ public final class HtmlReport {
         double maxLog = 0;
         for (Number c : counts) maxLog = Math.max(maxLog, Math.log10(1 + c.doubleValue()));
         if (maxLog == 0) maxLog = 1;
-        StringBuilder g = svgOpen("hist-" + a.get("layer"), width, height, abbrev(String.valueOf(a.get("layer")), 40) + " input ("
-                + String.format(Locale.ROOT, "%.1f%% clipped", 100 * d(a.get("clipped_fraction"))) + ")");
+        StringBuilder g = svgOpen("hist-" + a.get("layer"), width, height, abbrev(String.valueOf(a.get("layer")), 44) + " input");
         double bw = (double) pw / counts.size();
         for (int i = 0; i < counts.size(); i++) {
             double v = Math.log10(1 + counts.get(i).doubleValue()) / maxLog * ph;
@@ -304,7 +303,8 @@ public final class HtmlReport {
         }
         g.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\">%s</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>",
                 left, top + ph + 14, fmt(lo), left + pw, top + ph + 14, fmt(hi)));
-        g.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" fill=\"#dc3912\">clip %s .. %s</text>", left, top + ph + 28, fmt(a.get("clip_min")), fmt(a.get("clip_max"))));
+        g.append(String.format(Locale.ROOT, "<text x=\"%d\" y=\"%d\" fill=\"#dc3912\">clip %s .. %s: %.1f%% below, %.2f%% above</text>", left, top + ph + 28,
+                fmt(a.get("clip_min")), fmt(a.get("clip_max")), 100 * d(a.get("below_min_fraction")), 100 * d(a.get("above_max_fraction"))));
         return g.append("</svg>").toString();
     }
 
@@ -319,8 +319,8 @@ public final class HtmlReport {
         double[] ticks = ticks(lo, hi);
         lo = ticks[0];
         hi = ticks[ticks.length - 1];
-        StringBuilder g = svgOpen("weights-" + w.get("layer"), width, height, abbrev(String.valueOf(w.get("layer")), 40) + ": " + n + " output channels ("
-                + (w.get("granularity") == null ? "?" : w.get("granularity")) + ")");
+        StringBuilder g = svgOpen("weights-" + w.get("layer"), width, height, abbrev(String.valueOf(w.get("layer")), Math.max(20, width / 7 - 26)) + ": " + n + " output channels, "
+                + (w.get("granularity") == null ? "FP32" : w.get("granularity")));
         axis(g, ticks, lo, hi, left, top, pw, ph);
         double step = (double) pw / n;
         StringBuilder path = new StringBuilder();

@@ -50,6 +50,7 @@ final class LayerAnalysis {
     static final String FP32_PREFIX = "ptq.fp32/";
     static final String ISO_PREFIX = "ptq.iso/";
     static final int BINS = 48;
+    static final Set<String> LAYOUT_OPS = Set.of("ReorderOutput", "ReorderInput", "Transpose");
 
     /** One layer of the report. Error fields are NaN when not measured. */
     static final class Layer {
@@ -107,8 +108,9 @@ final class LayerAnalysis {
             l.qName = n.name();
             l.qTensor = n.output(0);
             boolean wq = weightQuantized(q, n), aq = activationQuantized(q, n.input(0));
-            if (n.opType().equals("MatMul") && !wq && activationQuantized(q, n.input(1))) aq = true;
-            l.int8 = wq || aq;
+            // integer arithmetic needs both operands quantized: int8 weights, or (MatMul) two quantized activations
+            boolean bothActs = n.opType().equals("MatMul") && !wq && aq && activationQuantized(q, n.input(1));
+            l.int8 = wq || bothActs;
             l.precision = l.int8 ? "int8" : "fp32";
             if (wq) {
                 Node dq = q.producer(n.input(1));
@@ -131,8 +133,8 @@ final class LayerAnalysis {
                     l.clipHi = (qmax - zp) * s;
                 }
             }
-            if (l.int8) l.why = wq && aq ? "weights and activations quantized" : wq ? "weights quantized, activations float" : "activations quantized";
-            else l.why = reasons.getOrDefault(f.name(), "no Q/DQ on its inputs");
+            if (l.int8) l.why = wq && aq ? "weights and activations quantized" : wq ? "weights quantized, activations float" : "both activations quantized";
+            else l.why = reasons.getOrDefault(f.name(), aq ? "weights not quantized (reads a dequantized input)" : "no Q/DQ on its inputs");
             String k = kernels.get(n.name());
             if (k != null) {
                 int c = k.indexOf(':');
@@ -187,6 +189,12 @@ final class LayerAnalysis {
                 Node c = cs.get(0);
                 if (!Set.of("QuantizeLinear", "Relu", "Add", "Clip", "DequantizeLinear").contains(c.opType())) break;
                 t = c.output(0);
+            }
+            // layout changes around the kernel (NCHWc reorders, NHWC transposes) are not the kernel
+            for (int hop = 0; hop < 3 && hit != null && LAYOUT_OPS.contains(hit.opType()); hop++) {
+                Node p = o.producer(hit.input(0));
+                if (p == null) break;
+                hit = p;
             }
             if (hit != null) r.put(n.name(), (hit.domain().isEmpty() ? "" : hit.domain()) + ":" + hit.opType());
         }

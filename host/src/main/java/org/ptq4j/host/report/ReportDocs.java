@@ -289,6 +289,8 @@ public final class ReportDocs {
                     for (long c : l.hist) counts.add(c);
                     a.put("counts", counts);
                     a.put("clipped_fraction", l.total == 0 ? 0.0 : (double) (l.below + l.above) / l.total);
+                    a.put("below_min_fraction", l.total == 0 ? 0.0 : (double) l.below / l.total);
+                    a.put("above_max_fraction", l.total == 0 ? 0.0 : (double) l.above / l.total);
                     acts.add(a);
                 }
                 float[][] w = LayerAnalysis.weightRanges(f.fp32(), l.name);
