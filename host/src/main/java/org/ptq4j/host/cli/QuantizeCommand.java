@@ -87,6 +87,7 @@ final class QuantizeCommand implements Callable<Integer> {
         else {
             Output.report(main.out, r.report());
             if (doc != null) printWarnings(doc);
+            else if (r.facts() != null) for (String w : ReportDocs.sanity(cfg, r.facts(), engine)) main.out.println("warning: " + w);
             main.out.println("wrote " + r.output());
             if (opts.html() != null) main.out.println("report: " + opts.html());
             if (opts.json() != null) main.out.println("report (JSON): " + opts.json());

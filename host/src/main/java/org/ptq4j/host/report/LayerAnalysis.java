@@ -202,7 +202,7 @@ final class LayerAnalysis {
     }
 
     /** Measures isolated and accumulated errors of {@code layers}, and activation histograms, on {@code indices}. */
-    void measure(List<Layer> layers, PipelineContext ctx, Dataset ds, int[] indices, int batchSize, List<String> warnings) {
+    void measure(List<Layer> layers, PipelineContext ctx, Dataset ds, int[] indices, int batchSize) {
         Graph fg = fp32.graph(), qg = quantized.graph();
         Set<String> fp32Known = new HashSet<>();
         for (ValueInfo v : fg.feedInputs()) fp32Known.add(v.name());
@@ -237,7 +237,6 @@ final class LayerAnalysis {
         for (Layer l : layers) if (l.qName != null && l.fp32Tensor != null) fOut.add(l.fp32Tensor);
         fOut.addAll(stops);
         for (Layer l : layers) if (l.actInput != null && fp32Known.contains(l.actInput)) fOut.add(l.actInput);
-        for (ValueInfo v : fg.outputs()) fOut.add(v.name());
         LinkedHashSet<String> aOut = new LinkedHashSet<>();
         for (Layer l : layers) if (l.qName != null && l.qTensor != null) aOut.add(l.qTensor);
         aOut.addAll(isoOut.values());
@@ -245,8 +244,6 @@ final class LayerAnalysis {
         SessionOptions so = SessionOptions.defaults().withThreads(threads);
         Session fs = engine.open(fp32, so.withExtraOutputs(List.copyOf(fOut)));
         Session as = null;
-        Map<Integer, Integer> classes = new HashMap<>();
-        long outputs = 0;
         try {
             int bs = Math.min(Feeds.batchSize(fp32, batchSize), Feeds.batchSize(quantized, batchSize));
             for (Batch b : ctx.batches(ds, indices, bs)) {
@@ -272,16 +269,10 @@ final class LayerAnalysis {
                     if (io != null && accumulate(l.iso, ref, ar.get(io))) l.isoMeasured = true;
                     if (l.actInput != null && fr.get(l.actInput) != null) histogram(l, fr.get(l.actInput));
                 }
-                outputs += argmaxClasses(fr, fg, classes);
             }
         } finally {
             fs.close();
             if (as != null) as.close();
-        }
-        if (outputs >= 8 && classes.size() == 1) {
-            var e = classes.entrySet().iterator().next();
-            warnings.add("the FP32 model predicts class " + e.getKey() + " for all " + outputs + " report samples: the data may not be "
-                    + "preprocessed the way the model expects (scale, mean/std, layout)");
         }
     }
 
@@ -351,7 +342,7 @@ final class LayerAnalysis {
     }
 
     /** Counts argmax classes of a [batch, classes] float output (classification models); returns the rows seen. */
-    private static long argmaxClasses(Map<String, Tensor> fr, Graph fg, Map<Integer, Integer> classes) {
+    static long argmaxClasses(Map<String, Tensor> fr, Graph fg, Map<Integer, Integer> classes) {
         if (fg.outputs().size() != 1) return 0;
         Tensor t = fr.get(fg.outputs().get(0).name());
         if (t == null || t.dtype() != DType.FLOAT || t.rank() != 2 || t.dim(1) < 3) return 0;

@@ -152,10 +152,8 @@ public final class ReportDocs {
         s.put("steps", steps);
         s.put("calibration_samples", f == null || f.calibration() == null ? null : f.calibration()[1]);
         s.put("calibration_samples_requested", f == null || f.calibration() == null ? null : f.calibration()[0]);
-        if (f != null && f.calibration() != null && f.calibration()[1] < f.calibration()[0])
-            warnings.add("calibration used " + f.calibration()[1] + " samples, fewer than the " + f.calibration()[0]
-                    + " requested (stat_subset_size): the dataset is smaller");
-        s.put("metric", metric(f, warnings, cfg));
+        s.put("metric", metric(f));
+        if (f != null) warnings.addAll(sanity(cfg, f, engine));
         s.put("budget", budget == null ? null : budget(budget, f));
         CpuInfo cpu = CpuInfo.host();
         s.put("cpu", cpu(cpu));
@@ -178,7 +176,7 @@ public final class ReportDocs {
         return d;
     }
 
-    private static Map<String, Object> metric(PipelineRunner.Facts f, List<String> warnings, PipelineConfig cfg) {
+    private static Map<String, Object> metric(PipelineRunner.Facts f) {
         if (f == null || f.fp32Eval() == null) return null;
         Evaluation a = f.fp32Eval(), q = f.resultEval();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -189,14 +187,50 @@ public final class ReportDocs {
         m.put("delta", q.value() - a.value());
         m.put("fp32_ci95", ci95(a.metric(), a));
         m.put("int8_ci95", ci95(q.metric(), q));
-        // a metric near chance on FP32 says the data or labels do not fit the model
-        if (a.metric().equals("accuracy")) {
-            int classes = classes(f.fp32());
-            if (classes >= 3 && a.value() < 1.5 / classes)
-                warnings.add(String.format(Locale.ROOT, "FP32 %s is %.4f, near chance for %d classes (%.4f): check the labels and the preprocessing of datasets.%s",
-                        a.metric(), a.value(), classes, 1.0 / classes, PipelineContext.VALIDATION));
-        }
         return m;
+    }
+
+    /** Samples the data sanity checks look at. */
+    static final int SANITY_SAMPLES = 16;
+
+    /**
+     * Data sanity warnings of a run: fewer calibration samples than requested, a metric near chance on FP32, float inputs
+     * that look like raw 0..255 pixels, a classifier whose FP32 predictions on the first samples collapse to one class.
+     * Cheap: reads at most {@value #SANITY_SAMPLES} samples and runs the FP32 model on them only for classifiers.
+     */
+    public static List<String> sanity(PipelineConfig cfg, PipelineRunner.Facts f, InferenceEngine engine) {
+        List<String> w = new ArrayList<>();
+        if (f.calibration() != null && f.calibration()[1] < f.calibration()[0])
+            w.add("calibration used " + f.calibration()[1] + " samples, fewer than the " + f.calibration()[0]
+                    + " requested (stat_subset_size): the dataset is smaller");
+        Evaluation a = f.fp32Eval();
+        int classes = classes(f.fp32());
+        if (a != null && a.metric().equals("accuracy") && classes >= 3 && a.value() < 1.5 / classes)
+            w.add(String.format(Locale.ROOT, "FP32 %s is %.4f, near chance for %d classes (%.4f): check the labels and the preprocessing of datasets.%s",
+                    a.metric(), a.value(), classes, 1.0 / classes, PipelineContext.VALIDATION));
+        String role = cfg.datasets().containsKey(PipelineContext.CALIBRATION) ? PipelineContext.CALIBRATION
+                : cfg.datasets().containsKey(PipelineContext.VALIDATION) ? PipelineContext.VALIDATION : null;
+        if (role == null) return w;
+        try (Dataset ds = DatasetSelection.open(cfg.datasets().get(role), PipelineRunner.datasetContext(f.fp32(), cfg));
+             HostContext ctx = HostContext.builder().engine(engine).dataset(role, ds).threads(cfg.engine().threads()).build()) {
+            int[] idx = ctx.subset(ds, Math.min(SANITY_SAMPLES, ds.size()), 0, false);
+            if (idx.length == 0) return w;
+            inputRange(ds, idx, role, w);
+            if (classes >= 3) {
+                Map<Integer, Integer> seen = new HashMap<>();
+                long rows = 0;
+                try (var s = engine.open(f.fp32(), org.ptq4j.spi.engine.SessionOptions.defaults().withThreads(cfg.engine().threads()))) {
+                    for (var b : ctx.batches(ds, idx, org.ptq4j.host.run.Feeds.batchSize(f.fp32(), cfg.engine().batchSize())))
+                        rows += LayerAnalysis.argmaxClasses(s.run(org.ptq4j.host.run.Feeds.match(f.fp32(), b.inputs())), f.fp32().graph(), seen);
+                }
+                if (rows >= 8 && seen.size() == 1)
+                    w.add("the FP32 model predicts class " + seen.keySet().iterator().next() + " for all first " + rows + " samples of datasets." + role
+                            + ": the data may not be preprocessed the way the model expects (scale, mean/std, layout)");
+            }
+        } catch (RuntimeException e) {
+            w.add("data sanity checks skipped: " + e.getMessage());
+        }
+        return w;
     }
 
     private static int classes(Model m) {
@@ -239,8 +273,7 @@ public final class ReportDocs {
                              .batchSize(cfg.engine().batchSize()).build()) {
                     int[] idx = ctx.subset(ds, Math.min(opts.samples(), ds.size()), 0, false);
                     samples = idx.length;
-                    if (samples > 0) la.measure(ls, ctx, ds, idx, cfg.engine().batchSize(), warnings);
-                    inputRange(ds, idx, f.fp32(), warnings);
+                    if (samples > 0) la.measure(ls, ctx, ds, idx, cfg.engine().batchSize());
                 }
             }
             Map<String, double[]> shifts = biasShifts(r.report());
@@ -314,12 +347,12 @@ public final class ReportDocs {
         }
     }
 
-    /** Calibration data that looks like raw 0..255 pixels. */
-    private static void inputRange(Dataset ds, int[] idx, Model fp32, List<String> warnings) {
+    /** Float inputs that look like raw 0..255 pixels. */
+    private static void inputRange(Dataset ds, int[] idx, String role, List<String> warnings) {
         double mn = Double.POSITIVE_INFINITY, mx = Double.NEGATIVE_INFINITY;
         boolean integral = true;
-        for (int i = 0; i < Math.min(idx.length, 16); i++) {
-            for (var t : ds.get(idx[i]).inputs().values()) {
+        for (int i : idx) {
+            for (var t : ds.get(i).inputs().values()) {
                 if (t.dtype() != org.ptq4j.spi.tensor.DType.FLOAT) return;
                 var v = t.floatView();
                 for (int k = 0, n = v.remaining(); k < n; k++) {
@@ -331,8 +364,8 @@ public final class ReportDocs {
             }
         }
         if (mn >= 0 && mx > 16 && mx <= 255 && integral)
-            warnings.add(String.format(Locale.ROOT, "the samples' float inputs are whole numbers in %.0f..%.0f: raw 0..255 pixels? Most models expect "
-                    + "scaled input (dataset parameters scale: 0.0039215686, mean, std)", mn, mx));
+            warnings.add(String.format(Locale.ROOT, "datasets.%s: the float inputs are whole numbers in %.0f..%.0f: raw 0..255 pixels? Most models expect "
+                    + "scaled input (dataset parameters scale: 0.0039215686, mean, std)", role, mn, mx));
     }
 
     private static Double num(double v) { return Double.isFinite(v) ? v : null; }

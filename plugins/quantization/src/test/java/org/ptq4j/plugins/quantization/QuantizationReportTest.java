@@ -210,6 +210,16 @@ class QuantizationReportTest {
         assertTrue(SchemaCheck.valid(p[0]).get("algorithms").size() >= 2);
     }
 
+    /** Raw 0..255 pixels into a model trained on scaled input: the summary says so, without --report too. */
+    @Test
+    void dataSanityWarnings() {
+        String[] r = ptq("quantize", "--model", TestAssets.model("fmnist_cnn.onnx").toString(), "--data", TestAssets.data("fmnist-calib-300-u8.npy").toString(),
+                "--output", dir.resolve("raw/cnn_int8.onnx").toString(), "--subset-size", "64");
+        assertEquals(0, code, r[1]);
+        assertTrue(r[0].contains("warning: datasets.calibration: the float inputs are whole numbers in 0..255: raw 0..255 pixels?"), r[0]);
+        System.out.println(r[0].lines().filter(l -> l.startsWith("warning")).toList());
+    }
+
     static String chromium() {
         for (String c : List.of("chromium", "chromium-browser", "google-chrome")) {
             for (String d : (System.getenv("PATH") == null ? "/usr/bin" : System.getenv("PATH")).split(":")) {
