@@ -88,6 +88,10 @@ public final class HtmlReport {
         kv(h, "CPU", cpu.get("model") + " (" + cpu.get("arch") + ")");
         kv(h, "CPU int8", cpu.get("int8_path") + "; flags: " + String.join(" ", (List<String>) cpu.get("int8_flags")) + "; fast: " + cpu.get("int8_fast")
                 + "; int16 saturation: " + cpu.get("int8_saturates"));
+        Map<String, Object> speed = (Map<String, Object>) s.get("speed");
+        if (speed != null)
+            kv(h, "speed here", String.format(Locale.ROOT, "FP32 %.2f ms, INT8 %.2f ms per sample (%.2fx; batch 1, %s thread(s), median of %s runs; ptq benchmark measures properly)",
+                    d(speed.get("fp32_median_ms")), d(speed.get("int8_median_ms")), d(speed.get("speedup")), speed.get("threads"), speed.get("runs")));
         kv(h, "ONNX Runtime", s.get("onnxruntime"));
         h.append("</table>\n");
         for (Object n : (List<Object>) s.getOrDefault("notes", List.of())) h.append("<div class=\"note\">").append(esc(n)).append("</div>\n");
@@ -102,6 +106,9 @@ public final class HtmlReport {
             h.append(bars("metric", m.get("name") + " (95% interval)", List.of("FP32", "INT8"),
                     List.of(List.of(d(m.get("fp32")), d(m.get("int8")))), List.of(String.valueOf(m.get("name"))), lo, hi, null, 260, false));
         }
+        if (speed != null)
+            h.append(bars("speed", "latency here (ms, batch 1)", List.of("FP32", "INT8"),
+                    List.of(List.of(d(speed.get("fp32_median_ms")), d(speed.get("int8_median_ms")))), List.of("ms"), null, null, null, 260, false));
         h.append(bars("size", "model size (MB)", List.of("FP32", "INT8"),
                 List.of(List.of(d(s.get("input_bytes")) / 1e6, d(s.get("output_bytes")) / 1e6)), List.of("MB"), null, null, null, 260, false));
         List<Map<String, Object>> steps = (List<Map<String, Object>>) s.get("steps");

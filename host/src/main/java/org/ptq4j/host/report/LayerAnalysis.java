@@ -56,7 +56,7 @@ final class LayerAnalysis {
     static final class Layer {
         final String name, op;
         boolean int8;
-        String precision = "fp32", why = "", kernel, kernelDomain, granularity, qName;
+        String precision = "fp32", why = "", kernel, kernelDomain, granularity, qName, qOp;
         Integer weightBits;
         String fp32Tensor, qTensor, actInput;           // actInput: FP32 tensor the activation Q reads
         double clipLo = Double.NaN, clipHi = Double.NaN;
@@ -106,6 +106,7 @@ final class LayerAnalysis {
                 continue;
             }
             l.qName = n.name();
+            l.qOp = n.opType();
             l.qTensor = n.output(0);
             boolean wq = weightQuantized(q, n), aq = activationQuantized(q, n.input(0));
             // integer arithmetic needs both operands quantized: int8 weights, or (MatMul) two quantized activations

@@ -102,7 +102,7 @@ public final class ReportDocs {
     }
 
     /**
-     * 95 % interval of a metric: Wilson's for per-sample 0/1 values (accuracy), else mean +- 1.96 standard errors
+     * 95 % interval of a metric: Wilson's for per-sample 0/1 values of accuracy-like metrics, else mean +- 1.96 standard errors
      * of the per-sample values; null without per-sample values.
      */
     static List<Double> ci95(String metric, Evaluation e) {
@@ -112,7 +112,7 @@ public final class ReportDocs {
         double sum = 0, sq = 0;
         for (double x : v) { binary &= x == 0 || x == 1; sum += x; sq += x * x; }
         int n = v.length;
-        if (binary) {
+        if (binary && (metric.contains("accuracy") || metric.startsWith("top"))) {
             double p = sum / n, z = 1.959964, z2 = z * z;
             double c = (p + z2 / (2 * n)) / (1 + z2 / n), h = z / (1 + z2 / n) * Math.sqrt(p * (1 - p) / n + z2 / (4.0 * n * n));
             return List.of(Math.max(0, c - h), Math.min(1, c + h));
@@ -165,6 +165,7 @@ public final class ReportDocs {
 
         Map<String, Object> layers = new LinkedHashMap<>();
         Map<String, Object> ranges = new LinkedHashMap<>();
+        s.put("speed", f == null ? null : speed(cfg, f, engine, notes));
         if (f != null) analyse(cfg, r, f, opts, engine, layers, ranges, warnings, notes);
         s.put("warnings", warnings);
         s.put("notes", notes);
@@ -188,6 +189,53 @@ public final class ReportDocs {
         m.put("fp32_ci95", ci95(a.metric(), a));
         m.put("int8_ci95", ci95(q.metric(), q));
         return m;
+    }
+
+    /** Timed runs per model of the report's speed check (after one warm-up run each). */
+    static final int SPEED_RUNS = 5;
+
+    /**
+     * A quick speed check on this CPU: FP32 and the written model on the first calibration sample (batch 1), one warm-up
+     * then {@value #SPEED_RUNS} interleaved runs each, the run's intra-op threads; {@code ptq benchmark} measures properly.
+     */
+    static Map<String, Object> speed(PipelineConfig cfg, PipelineRunner.Facts f, InferenceEngine engine, List<String> notes) {
+        String role = cfg.datasets().containsKey(PipelineContext.CALIBRATION) ? PipelineContext.CALIBRATION
+                : cfg.datasets().containsKey(PipelineContext.VALIDATION) ? PipelineContext.VALIDATION : null;
+        if (role == null) return null;
+        try (Dataset ds = DatasetSelection.open(cfg.datasets().get(role), PipelineRunner.datasetContext(f.fp32(), cfg))) {
+            if (ds.size() == 0) return null;
+            Map<String, org.ptq4j.spi.tensor.Tensor> one = new LinkedHashMap<>();
+            ds.get(0).inputs().forEach((k, t) -> one.put(k, org.ptq4j.spi.tensor.Tensor.stack(List.of(t))));
+            var so = org.ptq4j.spi.engine.SessionOptions.defaults().withThreads(cfg.engine().threads());
+            try (var a = engine.open(f.fp32(), so); var b = engine.open(f.result(), so)) {
+                var fa = org.ptq4j.host.run.Feeds.match(f.fp32(), one);
+                var fb = org.ptq4j.host.run.Feeds.match(f.result(), one);
+                a.run(fa);
+                b.run(fb);
+                double[] ta = new double[SPEED_RUNS], tb = new double[SPEED_RUNS];
+                for (int i = 0; i < SPEED_RUNS; i++) {
+                    long t0 = System.nanoTime();
+                    a.run(fa);
+                    long t1 = System.nanoTime();
+                    b.run(fb);
+                    ta[i] = (t1 - t0) / 1e6;
+                    tb[i] = (System.nanoTime() - t1) / 1e6;
+                }
+                java.util.Arrays.sort(ta);
+                java.util.Arrays.sort(tb);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("batch", 1);
+                m.put("threads", cfg.engine().threads());
+                m.put("runs", SPEED_RUNS);
+                m.put("fp32_median_ms", ta[SPEED_RUNS / 2]);
+                m.put("int8_median_ms", tb[SPEED_RUNS / 2]);
+                m.put("speedup", ta[SPEED_RUNS / 2] / tb[SPEED_RUNS / 2]);
+                return m;
+            }
+        } catch (RuntimeException e) {
+            notes.add("speed not measured: " + e.getMessage());
+            return null;
+        }
     }
 
     /** Samples the data sanity checks look at. */
@@ -283,7 +331,7 @@ public final class ReportDocs {
             for (LayerAnalysis.Layer l : ls) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("name", l.name);
-                row.put("op", l.op);
+                row.put("op", l.qOp == null || l.qOp.equals(l.op) ? l.op : l.op + " -> " + l.qOp);
                 row.put("precision", l.precision);
                 row.put("reason", l.why);
                 row.put("weight_bits", l.weightBits);

@@ -66,6 +66,7 @@ class ReportMiniLmBenchmarkTest {
                 quantize, report, 100 * report / quantize, ((Number) layers.get("time_s")).doubleValue(), layers.get("samples"), rows.size(), html, json,
                 layers.get("ort_kernels"));
         SchemaCheck.valid(Files.readString(opts.json()));
+        Files.copy(opts.html(), Path.of("target/minilm-report.html"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         assertEquals(48, rows.size(), "36 weight Gemms + 12 attention MatMuls");
         assertTrue(report < 0.10 * quantize, "report " + report + " s vs quantize " + quantize + " s");
         assertTrue(html < 5_000_000, "HTML " + html + " bytes");
