@@ -81,7 +81,7 @@ final class BenchmarkCommand implements Callable<Integer> {
                 if (k == 0) base = median;
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("model", models.get(k).toString());
-                row.put("model_bytes", org.ptq4j.host.report.ModelFiles.bytes(models.get(k)));
+                row.put("model_bytes", org.ptq4j.host.onnx.ModelFiles.bytes(models.get(k)));
                 row.put("median_ms", median);
                 row.put("p90_ms", p90);
                 row.put("samples_per_s", batch * 1000.0 / median);

@@ -198,7 +198,7 @@ public final class PipelineRunner {
             ev[0] = a;
             ev[1] = q;
         }
-        long in = org.ptq4j.host.report.ModelFiles.bytes(cfg.model()), out = org.ptq4j.host.report.ModelFiles.bytes(cfg.output());
+        long in = org.ptq4j.host.onnx.ModelFiles.bytes(cfg.model()), out = org.ptq4j.host.onnx.ModelFiles.bytes(cfg.output());
         bytes[0] = in;
         bytes[1] = out;
         report.put("run", "model", cfg.model().toString());

@@ -1,6 +1,7 @@
 package org.ptq4j.host.report;
 
 import org.ptq4j.host.config.PipelineConfig;
+import org.ptq4j.host.onnx.ModelFiles;
 import org.ptq4j.host.pipeline.DatasetSelection;
 import org.ptq4j.host.pipeline.PipelineRunner;
 import org.ptq4j.host.run.HostContext;

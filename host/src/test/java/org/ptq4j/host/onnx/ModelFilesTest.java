@@ -1,8 +1,7 @@
-package org.ptq4j.host.report;
+package org.ptq4j.host.onnx;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.ptq4j.host.onnx.OnnxIO;
 import org.ptq4j.host.testing.TestAssets;
 import org.ptq4j.spi.model.Model;
 

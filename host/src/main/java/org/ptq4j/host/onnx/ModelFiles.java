@@ -1,4 +1,4 @@
-package org.ptq4j.host.report;
+package org.ptq4j.host.onnx;
 
 import com.google.protobuf.CodedInputStream;
 import org.ptq4j.host.onnx.proto.Onnx.GraphProto;
