@@ -46,6 +46,29 @@ public final class ReportDocs {
         public boolean any() { return html != null || json != null; }
     }
 
+    /** The run's calibration (else validation) dataset, opened once for all checks of a report and closed with it. */
+    static final class Data implements AutoCloseable {
+        final String role;
+        private final PipelineConfig cfg;
+        private final Model fp32;
+        private Dataset ds;
+
+        Data(PipelineConfig cfg, Model fp32) {
+            this.cfg = cfg;
+            this.fp32 = fp32;
+            this.role = cfg.datasets().containsKey(PipelineContext.CALIBRATION) ? PipelineContext.CALIBRATION
+                    : cfg.datasets().containsKey(PipelineContext.VALIDATION) ? PipelineContext.VALIDATION : null;
+        }
+
+        /** The dataset, or null when the pipeline has none. */
+        Dataset get() {
+            if (ds == null && role != null) ds = DatasetSelection.open(cfg.datasets().get(role), PipelineRunner.datasetContext(fp32, cfg));
+            return ds;
+        }
+
+        @Override public void close() { if (ds != null) ds.close(); }
+    }
+
     static Map<String, Object> header(String kind, String ptqVersion) {
         Map<String, Object> d = new LinkedHashMap<>();
         d.put("version", VERSION);
@@ -154,7 +177,8 @@ public final class ReportDocs {
         s.put("calibration_samples", f == null || f.calibration() == null ? null : f.calibration()[1]);
         s.put("calibration_samples_requested", f == null || f.calibration() == null ? null : f.calibration()[0]);
         s.put("metric", metric(f));
-        if (f != null) warnings.addAll(sanity(cfg, f, engine));
+        Data data = f == null ? null : new Data(cfg, f.fp32());
+        if (f != null) warnings.addAll(sanity(cfg, f, engine, data));
         s.put("budget", budget == null ? null : budget(budget, f));
         CpuInfo cpu = CpuInfo.host();
         s.put("cpu", cpu(cpu));
@@ -166,8 +190,12 @@ public final class ReportDocs {
 
         Map<String, Object> layers = new LinkedHashMap<>();
         Map<String, Object> ranges = new LinkedHashMap<>();
-        s.put("speed", f == null ? null : speed(cfg, f, engine, notes));
-        if (f != null) analyse(cfg, r, f, opts, engine, layers, ranges, warnings, notes);
+        try {
+            s.put("speed", f == null ? null : speed(cfg, f, engine, notes, data));
+            if (f != null) analyse(cfg, r, f, opts, engine, layers, ranges, notes, data);
+        } finally {
+            if (data != null) data.close();
+        }
         s.put("warnings", warnings);
         s.put("notes", notes);
         d.put("layers", layers);
@@ -199,12 +227,10 @@ public final class ReportDocs {
      * A quick speed check on this CPU: FP32 and the written model on the first calibration sample (batch 1), one warm-up
      * then {@value #SPEED_RUNS} interleaved runs each, the run's intra-op threads; {@code ptq benchmark} measures properly.
      */
-    static Map<String, Object> speed(PipelineConfig cfg, PipelineRunner.Facts f, InferenceEngine engine, List<String> notes) {
-        String role = cfg.datasets().containsKey(PipelineContext.CALIBRATION) ? PipelineContext.CALIBRATION
-                : cfg.datasets().containsKey(PipelineContext.VALIDATION) ? PipelineContext.VALIDATION : null;
-        if (role == null) return null;
-        try (Dataset ds = DatasetSelection.open(cfg.datasets().get(role), PipelineRunner.datasetContext(f.fp32(), cfg))) {
-            if (ds.size() == 0) return null;
+    static Map<String, Object> speed(PipelineConfig cfg, PipelineRunner.Facts f, InferenceEngine engine, List<String> notes, Data data) {
+        try {
+            Dataset ds = data.get();
+            if (ds == null || ds.size() == 0) return null;
             Map<String, org.ptq4j.spi.tensor.Tensor> one = new LinkedHashMap<>();
             ds.get(0).inputs().forEach((k, t) -> one.put(k, org.ptq4j.spi.tensor.Tensor.stack(List.of(t))));
             var so = org.ptq4j.spi.engine.SessionOptions.defaults().withThreads(cfg.engine().threads());
@@ -248,6 +274,12 @@ public final class ReportDocs {
      * Cheap: reads at most {@value #SANITY_SAMPLES} samples and runs the FP32 model on them only for classifiers.
      */
     public static List<String> sanity(PipelineConfig cfg, PipelineRunner.Facts f, InferenceEngine engine) {
+        try (Data data = new Data(cfg, f.fp32())) {
+            return sanity(cfg, f, engine, data);
+        }
+    }
+
+    static List<String> sanity(PipelineConfig cfg, PipelineRunner.Facts f, InferenceEngine engine, Data data) {
         List<String> w = new ArrayList<>();
         if (f.calibration() != null && f.calibration()[1] < f.calibration()[0])
             w.add("calibration used " + f.calibration()[1] + " samples, fewer than the " + f.calibration()[0]
@@ -257,11 +289,10 @@ public final class ReportDocs {
         if (a != null && a.metric().equals("accuracy") && classes >= 3 && a.value() < 1.5 / classes)
             w.add(String.format(Locale.ROOT, "FP32 %s is %.4f, near chance for %d classes (%.4f): check the labels and the preprocessing of datasets.%s",
                     a.metric(), a.value(), classes, 1.0 / classes, PipelineContext.VALIDATION));
-        String role = cfg.datasets().containsKey(PipelineContext.CALIBRATION) ? PipelineContext.CALIBRATION
-                : cfg.datasets().containsKey(PipelineContext.VALIDATION) ? PipelineContext.VALIDATION : null;
+        String role = data.role;
         if (role == null) return w;
-        try (Dataset ds = DatasetSelection.open(cfg.datasets().get(role), PipelineRunner.datasetContext(f.fp32(), cfg));
-             HostContext ctx = HostContext.builder().engine(engine).dataset(role, ds).threads(cfg.engine().threads()).build()) {
+        try (HostContext ctx = HostContext.builder().engine(engine).dataset(role, data.get()).threads(cfg.engine().threads()).build()) {
+            Dataset ds = data.get();
             int[] idx = ctx.subset(ds, Math.min(SANITY_SAMPLES, ds.size()), 0, false);
             if (idx.length == 0) return w;
             inputRange(ds, idx, role, w);
@@ -300,7 +331,7 @@ public final class ReportDocs {
     }
 
     private static void analyse(PipelineConfig cfg, PipelineRunner.Result r, PipelineRunner.Facts f, Options opts, InferenceEngine engine,
-                                Map<String, Object> layers, Map<String, Object> ranges, List<String> warnings, List<String> notes) {
+                                Map<String, Object> layers, Map<String, Object> ranges, List<String> notes, Data data) {
         long t0 = System.nanoTime();
         Model result = f.result();
         Path scratch;
@@ -313,12 +344,11 @@ public final class ReportDocs {
         try {
             LayerAnalysis la = new LayerAnalysis(engine, f.fp32(), result, cfg.engine().threads());
             List<LayerAnalysis.Layer> ls = la.layers(reasons(r.report(), result), scratch, notes);
-            String role = cfg.datasets().containsKey(PipelineContext.CALIBRATION) ? PipelineContext.CALIBRATION
-                    : cfg.datasets().containsKey(PipelineContext.VALIDATION) ? PipelineContext.VALIDATION : null;
+            String role = data.role;
             int samples = 0;
             if (role != null && opts.samples() > 0) {
-                try (Dataset ds = DatasetSelection.open(cfg.datasets().get(role), PipelineRunner.datasetContext(f.fp32(), cfg));
-                     HostContext ctx = HostContext.builder().engine(engine).dataset(role, ds).threads(cfg.engine().threads())
+                Dataset ds = data.get();
+                try (HostContext ctx = HostContext.builder().engine(engine).dataset(role, ds).threads(cfg.engine().threads())
                              .batchSize(cfg.engine().batchSize()).build()) {
                     int[] idx = ctx.subset(ds, Math.min(opts.samples(), ds.size()), 0, false);
                     samples = idx.length;
