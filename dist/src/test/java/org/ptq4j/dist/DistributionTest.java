@@ -114,8 +114,8 @@ class DistributionTest {
         Path ex = exampleCopy();
         Run r = ptq("quantize", "-c", ex.resolve("pipeline.yaml").toString(), "--json");
         assertEquals(0, r.code(), r.toString());
-        JsonNode acc = JSON.readTree(r.out()).get("accuracy");
-        double fp32 = acc.get("fp32").asDouble(), int8 = acc.get("quantized").asDouble();
+        JsonNode acc = JSON.readTree(r.out()).get("summary").get("metric");
+        double fp32 = acc.get("fp32").asDouble(), int8 = acc.get("int8").asDouble();
         assertTrue(fp32 > 0.88 && fp32 < 0.93, "FP32 accuracy on the 1k test images: " + fp32);
         assertEquals(fp32, int8, 0.01, "INT8 accuracy");
         Path out = ex.resolve("out/fmnist_cnn_int8.onnx");

@@ -4,6 +4,8 @@ import org.ptq4j.host.config.ConfigError;
 import org.ptq4j.host.config.ConfigException;
 import org.ptq4j.host.engine.OrtEngine;
 import org.ptq4j.host.onnx.OnnxIO;
+import org.ptq4j.host.report.ReportDocs;
+import org.ptq4j.host.report.ReportWriter;
 import org.ptq4j.spi.CpuInfo;
 import org.ptq4j.spi.PtqException;
 import org.ptq4j.spi.engine.Session;
@@ -45,7 +47,8 @@ final class BenchmarkCommand implements Callable<Integer> {
     @Option(names = "--runs", defaultValue = "50", paramLabel = "N", description = "timed runs per model (default ${DEFAULT-VALUE})") int runs;
     @Option(names = "--data", paramLabel = "NPY", description = "feed rows of this .npy (axis 0 = samples) to the first input instead of random values") Path data;
     @Option(names = "--dim", paramLabel = "NAME=SIZE", description = "size of a symbolic input dimension, e.g. sequence_length=128 (the first dimension is --batch; others default to 1; an unknown name is an error)") Map<String, Long> dims = new LinkedHashMap<>();
-    @Option(names = "--json", description = "print results as JSON") boolean json;
+    @Option(names = "--json", description = "print results as JSON (ptq-report.schema.json, kind 'benchmark')") boolean json;
+    @Option(names = "--report", paramLabel = "HTML", description = "write the results as a self-contained HTML report") Path reportHtml;
 
     @Override
     public Integer call() {
@@ -82,6 +85,7 @@ final class BenchmarkCommand implements Callable<Integer> {
                 if (k == 0) base = median;
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("model", models.get(k).toString());
+                row.put("model_bytes", org.ptq4j.host.onnx.ModelFiles.bytes(models.get(k)));
                 row.put("median_ms", median);
                 row.put("p90_ms", p90);
                 row.put("samples_per_s", batch * 1000.0 / median);
@@ -99,8 +103,11 @@ final class BenchmarkCommand implements Callable<Integer> {
             doc.put("cpu", SystemCommand.json(cpu));
             String slow = cpu.slowInt8Note(Double.NaN);
             if (slow != null) doc.put("note", slow);
-            if (json) Output.json(main.out, doc);
+            Map<String, Object> report = ReportDocs.benchmark(doc, Main.version());
+            if (reportHtml != null) ReportWriter.write(report, reportHtml.toAbsolutePath().normalize(), null);
+            if (json) main.out.println(ReportWriter.json(report));
             else {
+                if (reportHtml != null) main.out.println("report: " + reportHtml.toAbsolutePath().normalize());
                 main.out.printf("batch %d, %d thread(s), %d warm-up + %d interleaved runs per model, %s inputs%n", batch, threads, warmup, runs, data != null ? data.toString() : "random");
                 main.out.println("cpu: " + cpu.describe());
                 Output.table(main.out, rows, "");

@@ -10,6 +10,8 @@ import org.ptq4j.host.engine.OrtEngine;
 import org.ptq4j.host.onnx.OnnxIO;
 import org.ptq4j.host.pipeline.PipelineRunner;
 import org.ptq4j.host.plugins.Registry;
+import org.ptq4j.host.report.ReportDocs;
+import org.ptq4j.host.report.ReportWriter;
 import org.ptq4j.host.run.ConsoleProgress;
 import org.ptq4j.host.run.HostContext;
 import org.ptq4j.host.run.PassRunner;
@@ -69,7 +71,8 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--limit", paramLabel = "N", description = "evaluate the first N samples only") Integer limit;
     @Option(names = "--threads", paramLabel = "N", defaultValue = "1", description = "intra-op threads (default ${DEFAULT-VALUE})") int threads;
     @Option(names = "--batch-size", paramLabel = "N", defaultValue = "32", description = "samples per inference call (default ${DEFAULT-VALUE})") int batchSize;
-    @Option(names = "--json", description = "print results as JSON") boolean json;
+    @Option(names = "--json", description = "print results as JSON (ptq-report.schema.json, kind 'evaluate')") boolean json;
+    @Option(names = "--report", paramLabel = "HTML", description = "write the results as a self-contained HTML report") Path reportHtml;
 
     @Override
     public Integer call() {
@@ -102,8 +105,11 @@ final class EvaluateCommand implements Callable<Integer> {
         Model ref = OnnxIO.read(reference);
         var dc = cfg.datasets().get(PipelineContext.VALIDATION);
         List<Map<String, Object>> rows = new ArrayList<>();
+        List<Evaluation> evals = new ArrayList<>();
+        String metricName;
         try (Dataset ds = DatasetSelection.open(dc, PipelineRunner.datasetContext(ref, cfg))) {
             Metric metric = cfg.metric().factory().create(cfg.metric().params(), PipelineRunner.metricContext(ref, cfg));
+            metricName = metric.name();
             if (metric.needsAnnotations() && !ds.annotated())
                 throw new PtqException("metric '" + metric.name() + "' needs labels, but the data has none" + (mode.config == null ? " (add --labels)" : ""));
             try (PassRunner passes = PipelineRunner.passes(cfg, registry);
@@ -118,6 +124,7 @@ final class EvaluateCommand implements Callable<Integer> {
                     Model model = m.equals(reference) ? ref : OnnxIO.read(m);
                     Evaluation e = ctx.withModelPath(model, m).evaluate(model, ref, metric, ds, indices);
                     if (first == null) first = e.value();
+                    evals.add(e);
                     Map<String, Object> row = new LinkedHashMap<>();
                     row.put("model", m.toString());
                     row.put(metric.name(), e.value());
@@ -127,8 +134,13 @@ final class EvaluateCommand implements Callable<Integer> {
                 }
             }
         }
-        if (json) Output.json(main.out, Map.of("results", rows));
-        else Output.table(main.out, rows, "");
+        Map<String, Object> doc = ReportDocs.evaluate(metricName, models, evals, Main.version());
+        if (reportHtml != null) ReportWriter.write(doc, reportHtml.toAbsolutePath().normalize(), null);
+        if (json) main.out.println(ReportWriter.json(doc));
+        else {
+            Output.table(main.out, rows, "");
+            if (reportHtml != null) main.out.println("report: " + reportHtml.toAbsolutePath().normalize());
+        }
         return 0;
     }
 

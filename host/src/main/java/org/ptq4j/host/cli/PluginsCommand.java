@@ -49,7 +49,7 @@ final class PluginsCommand implements Callable<Integer> {
         doc.put("algorithms", algs);
         doc.put("datasets", ds);
         doc.put("metrics", ms);
-        if (json) Output.json(main.out, doc);
+        if (json) Output.json(main.out, org.ptq4j.host.report.ReportDocs.plugins(doc, Main.version()));
         else text(main.out, r, algs, ds, ms);
         return 0;
     }

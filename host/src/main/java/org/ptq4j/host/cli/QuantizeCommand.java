@@ -8,6 +8,8 @@ import org.ptq4j.host.config.PipelineConfigLoader;
 import org.ptq4j.host.engine.OrtEngine;
 import org.ptq4j.host.pipeline.PipelineRunner;
 import org.ptq4j.host.plugins.Registry;
+import org.ptq4j.host.report.ReportDocs;
+import org.ptq4j.host.report.ReportWriter;
 import org.ptq4j.host.run.ConsoleProgress;
 import org.ptq4j.spi.Algorithm;
 import org.ptq4j.spi.PipelineContext;
@@ -58,21 +60,63 @@ final class QuantizeCommand implements Callable<Integer> {
         @Option(names = "--batch-size", paramLabel = "N", defaultValue = "32", description = "samples per inference call (default ${DEFAULT-VALUE})") int batchSize;
     }
 
-    @Option(names = "--json", description = "print the summary as JSON") boolean json;
+    @Option(names = "--json", description = "print the report as JSON (ptq-report.schema.json, kind 'quantize')") boolean json;
+    @Option(names = "--report", paramLabel = "HTML", description = "write a self-contained HTML report (summary, per-layer errors and ORT kernels, ranges, accuracy-aware search)") Path reportHtml;
+    @Option(names = "--report-json", paramLabel = "JSON", description = "write the report as JSON too") Path reportJson;
+    @Option(names = "--report-samples", paramLabel = "N", description = "samples of the per-layer error analysis (default 8; 0: none)") Integer reportSamples;
 
     @Override
     public Integer call() {
         Registry registry = main.plugins().registry();
         PipelineConfig cfg = mode.config != null ? new PipelineConfigLoader(registry, main.env).load(mode.config) : simple(registry, mode.simple);
-        PipelineRunner runner = new PipelineRunner(registry, new OrtEngine(),
+        ReportDocs.Options opts = options(cfg);
+        OrtEngine engine = new OrtEngine();
+        PipelineRunner runner = new PipelineRunner(registry, engine,
                 (task, total) -> new ConsoleProgress(task, total, main.err, Main.tty()));
-        PipelineRunner.Result r = runner.run(cfg);
-        if (json) Output.json(main.out, r.report());
+        PipelineRunner.Result r;
+        PipelineRunner.BudgetMissed missed = null;
+        try {
+            r = runner.run(cfg);
+        } catch (PipelineRunner.BudgetMissed e) {
+            missed = e;
+            r = e.result();
+        }
+        Map<String, Object> doc = json || opts.any() ? ReportDocs.quantize(cfg, r, missed, opts, engine, Main.version()) : null;
+        if (opts.any()) ReportWriter.write(doc, opts.html(), opts.json());
+        if (json) main.out.println(ReportWriter.json(doc));
         else {
             Output.report(main.out, r.report());
+            if (doc != null) printWarnings(doc);
+            else if (r.facts() != null) for (String w : ReportDocs.sanity(cfg, r.facts(), engine)) main.out.println("warning: " + w);
             main.out.println("wrote " + r.output());
+            if (opts.html() != null) main.out.println("report: " + opts.html());
+            if (opts.json() != null) main.out.println("report (JSON): " + opts.json());
+        }
+        if (missed != null) {
+            String metric = r.facts() != null && r.facts().fp32Eval() != null ? r.facts().fp32Eval().metric()
+                    : cfg.metric() != null ? cfg.metric().factory().type() : "metric";
+            main.err.println(String.format(java.util.Locale.ROOT, "error: %s budget not met: %s drop %.5g > maximal_drop %.5g: %s",
+                    metric, metric, missed.achievedDrop(), missed.maximalDrop(), missed.getMessage()));
+            return Main.EXIT_BUDGET_NOT_MET;
         }
         return 0;
+    }
+
+    @SuppressWarnings("unchecked")
+    private void printWarnings(Map<String, Object> doc) {
+        Map<String, Object> s = (Map<String, Object>) doc.get("summary");
+        for (Object w : (java.util.List<Object>) s.get("warnings")) main.out.println("warning: " + w);
+    }
+
+    /** The report settings: --report / --report-json / --report-samples over the YAML's report: section. */
+    private ReportDocs.Options options(PipelineConfig cfg) {
+        PipelineConfig.Report y = cfg.report();
+        Path html = reportHtml != null ? reportHtml.toAbsolutePath().normalize() : y != null ? y.html() : null;
+        Path js = reportJson != null ? reportJson.toAbsolutePath().normalize() : y != null ? y.json() : null;
+        int samples = reportSamples != null ? reportSamples : y != null ? y.samples() : ReportDocs.Options.DEFAULT_SAMPLES;
+        if (samples < 0) throw new PtqException("--report-samples: must be 0 or more, got " + samples);
+        int worst = y != null ? y.worstLayers() : ReportDocs.Options.DEFAULT_WORST;
+        return new ReportDocs.Options(html, js, samples, worst);
     }
 
     private static Map<String, Object> withPath(Map<String, Object> params, Path data) {

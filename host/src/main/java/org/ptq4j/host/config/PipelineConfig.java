@@ -23,9 +23,10 @@ import java.util.Map;
  * @param metric   the metric, or null
  * @param steps    the algorithm steps, in order
  * @param cluster  where statistics and evaluation run ({@code cluster:}), or null: in this JVM
+ * @param report   the quantization report to write ({@code report:}), or null
  */
 public record PipelineConfig(Path file, Path baseDir, Path model, Path output, Engine engine,
-                             Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps, Cluster cluster) {
+                             Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps, Cluster cluster, Report report) {
 
     public PipelineConfig {
         datasets = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(datasets));
@@ -58,12 +59,17 @@ public record PipelineConfig(Path file, Path baseDir, Path model, Path output, E
     /** Without a cluster: everything in this JVM. */
     public PipelineConfig(Path file, Path baseDir, Path model, Path output, Engine engine,
                           Map<String, DatasetConfig> datasets, MetricConfig metric, List<Step> steps) {
-        this(file, baseDir, model, output, engine, datasets, metric, steps, null);
+        this(file, baseDir, model, output, engine, datasets, metric, steps, null, null);
     }
 
     /** The same pipeline with another cluster setting (null: this JVM). */
     public PipelineConfig withCluster(Cluster c) {
-        return new PipelineConfig(file, baseDir, model, output, engine, datasets, metric, steps, c);
+        return new PipelineConfig(file, baseDir, model, output, engine, datasets, metric, steps, c, report);
+    }
+
+    /** The same pipeline with another report setting (null: none). */
+    public PipelineConfig withReport(Report r) {
+        return new PipelineConfig(file, baseDir, model, output, engine, datasets, metric, steps, cluster, r);
     }
 
     /**
@@ -75,6 +81,12 @@ public record PipelineConfig(Path file, Path baseDir, Path model, Path output, E
     public record Cluster(String type, Params params) {
         public boolean local() { return "local".equals(type); }
     }
+
+    /**
+     * {@code report: {html: ..., json: ..., samples: 32, worst_layers: 6}}: where the report goes (absolute paths, either
+     * may be null), how many samples the per-layer analysis runs, how many worst layers get range charts.
+     */
+    public record Report(Path html, Path json, int samples, int worstLayers) {}
 
     /** @param threads intra-op threads (0: engine default) @param batchSize samples per inference call */
     public record Engine(int threads, int batchSize) {

@@ -55,7 +55,12 @@ public final class PipelineConfigLoader {
                     ParamSpec.integer("partitions", 0, "shards per pass (0: the cluster's default parallelism)").withRange(0d, 100000d),
                     ParamSpec.integer("max_failures", 4, "attempts per task before the pass fails (Spark's spark.task.maxFailures; also applied to local masters)").withRange(1d, 100d),
                     ParamSpec.path("work_dir", "folder on storage every executor reads, for models made during the run (default: a scratch folder of this machine)"),
-                    ParamSpec.anyMap("conf", "extra cluster settings, e.g. {spark.executor.memory: 4g}")));
+                    ParamSpec.anyMap("conf", "extra cluster settings, e.g. {spark.executor.memory: 4g}")),
+            ParamSpec.map("report", "the quantization report (ptq quantize; --report on the command line wins)",
+                    ParamSpec.string("html", null, "self-contained HTML report to write (relative to the YAML file)"),
+                    ParamSpec.string("json", null, "the same report as JSON (ptq-report.schema.json)"),
+                    ParamSpec.integer("samples", 8, "samples the per-layer error analysis runs (0: none)").withRange(0d, 100000d),
+                    ParamSpec.integer("worst_layers", 6, "layers with the lowest SQNR that get range charts").withRange(0d, 1000d)));
 
     private final Registry registry;
     private final Function<String, String> env;
@@ -138,8 +143,14 @@ public final class PipelineConfigLoader {
             Params c = new Params(castMap(values.get("cluster")));
             cluster = new PipelineConfig.Cluster(c.getString("type"), c);
         }
+        PipelineConfig.Report report = null;
+        if (entries.containsKey("report")) {
+            Params rp = new Params(castMap(values.get("report")));
+            report = new PipelineConfig.Report(rp.has("html") ? base.resolve(rp.getString("html")).normalize() : null,
+                    rp.has("json") ? base.resolve(rp.getString("json")).normalize() : null, rp.getInt("samples"), rp.getInt("worst_layers"));
+        }
         return new PipelineConfig(abs, base, model, output, new PipelineConfig.Engine(eng.getInt("threads"), eng.getInt("batch_size")),
-                datasets, metric, steps, cluster);
+                datasets, metric, steps, cluster, report);
     }
 
     /**

@@ -60,8 +60,37 @@ public final class PipelineRunner {
         this.progress = progress;
     }
 
-    /** What a run produced: the report (sections by name) and the written model. */
-    public record Result(Path output, Map<String, Object> report) {}
+    /**
+     * What a run produced: the report (sections by name), the written model, and the facts the
+     * quantization report ({@code org.ptq4j.host.report}) is built from.
+     */
+    public record Result(Path output, Map<String, Object> report, Facts facts) {
+        public Result(Path output, Map<String, Object> report) { this(output, report, null); }
+    }
+
+    /**
+     * Numbers of a run, unformatted.
+     *
+     * @param fp32Eval     the metric on FP32 (null without validation data and metric)
+     * @param resultEval   the metric on the written model (null likewise)
+     * @param stepSeconds  wall time of each step, by step order ("name" or "name#i" when repeated)
+     * @param calibration  {requested, used} calibration samples (null when no statistics were collected)
+     * @param bytes        {input, output} model sizes on disk, external data included
+     */
+    public record Facts(Model fp32, Model result, Evaluation fp32Eval, Evaluation resultEval,
+                        Map<String, Double> stepSeconds, double seconds, int[] calibration, long[] bytes) {}
+
+    /** The budget of an accuracy-aware step was missed: the best model was written, and the run's result is here. */
+    public static final class BudgetMissed extends BudgetNotMetException {
+        private final transient Result result;
+
+        BudgetMissed(BudgetNotMetException e, Result result) {
+            super(e.getMessage(), e.bestModel(), e.achievedDrop(), e.maximalDrop());
+            this.result = result;
+        }
+
+        public Result result() { return result; }
+    }
 
     public Result run(PipelineConfig cfg) {
         long t0 = System.nanoTime();
@@ -71,6 +100,7 @@ public final class PipelineRunner {
         Map<String, Dataset> datasets = new LinkedHashMap<>();
         MapReport report = new MapReport();
         String[] phase = {""};   // prefixes progress lines of the final evaluation ("FP32", "result")
+        Facts facts;
         try (PassRunner passes = passes(cfg, registry)) {
             HostContext.Builder b = HostContext.builder().engine(engine).registry(registry).passes(passes).modelPath(model, cfg.model())
                     .threads(cfg.engine().threads()).batchSize(cfg.engine().batchSize()).report(report).progress((task, total) -> progress.apply(phase[0] + task, total))
@@ -86,26 +116,38 @@ public final class PipelineRunner {
                 checkFixedBatch(model, "datasets.validation", datasets.get(PipelineContext.VALIDATION).size());
             try (HostContext ctx = b.build()) {
                 Model result;
+                Map<String, Double> times = new LinkedHashMap<>();
+                int[] calib = new int[2];
                 try {
-                    result = apply(cfg, model, ctx);
+                    result = apply(cfg, model, ctx, times, calib);
                 } catch (BudgetNotMetException e) {
                     // the budget was missed: still deliver the best model found, then fail the run
                     OnnxIO.write(e.bestModel(), cfg.output());
-                    summarizeOrRemove(cfg, model, e.bestModel(), ctx, report, t0, phase);
-                    throw new BudgetNotMetException(e.getMessage() + "; the best model found was written to " + cfg.output(),
-                            e.bestModel(), e.achievedDrop(), e.maximalDrop());
+                    long[] bytes = new long[2];
+                    Evaluation[] ev = summarizeOrRemove(cfg, model, e.bestModel(), ctx, report, t0, phase, bytes);
+                    Result r = new Result(cfg.output(), report.asMap(), new Facts(model, e.bestModel(), ev[0], ev[1], times,
+                            (System.nanoTime() - t0) / 1e9, calib[1] > 0 ? calib : null, bytes));
+                    throw new BudgetMissed(new BudgetNotMetException(e.getMessage() + "; the best model found was written to " + cfg.output(),
+                            e.bestModel(), e.achievedDrop(), e.maximalDrop()), r);
                 }
                 OnnxIO.write(result, cfg.output());
-                summarizeOrRemove(cfg, model, result, ctx, report, t0, phase);
+                long[] bytes = new long[2];
+                Evaluation[] ev = summarizeOrRemove(cfg, model, result, ctx, report, t0, phase, bytes);
+                facts = new Facts(model, result, ev[0], ev[1], times, (System.nanoTime() - t0) / 1e9, calib[1] > 0 ? calib : null, bytes);
             }
         } finally {
             for (Dataset d : datasets.values()) d.close();
         }
-        return new Result(cfg.output(), report.asMap());
+        return new Result(cfg.output(), report.asMap(), facts);
     }
 
     /** Statistics of all steps in one pass, then the steps in order. */
     static Model apply(PipelineConfig cfg, Model model, HostContext ctx) {
+        return apply(cfg, model, ctx, new LinkedHashMap<>(), new int[2]);
+    }
+
+    /** As above, recording each step's seconds in {@code times} and {requested, used} calibration samples in {@code samples}. */
+    static Model apply(PipelineConfig cfg, Model model, HostContext ctx, Map<String, Double> times, int[] samples) {
         LinkedHashSet<StatisticRequest> requests = new LinkedHashSet<>();
         // the calibration subset: the largest stat_subset_size of the steps; seed and shuffle_data (POT's names)
         // come from the step that asks for it
@@ -130,6 +172,8 @@ public final class PipelineRunner {
             checkFixedBatch(model, "datasets.calibration (" + n + " of " + calib.size() + " samples used)", n);
             stats = ctx.collect(model, calib, ctx.subset(calib, n, seed, shuffle), List.copyOf(requests));
             ctx.report().put("run", "calibration samples", stats.samples());
+            samples[0] = subset > 0 ? subset : DEFAULT_SUBSET;
+            samples[1] = stats.samples();
             ctx.report().put("run", "statistics collected", requests.size());
         }
         Model current = model;
@@ -137,7 +181,11 @@ public final class PipelineRunner {
             long t = System.nanoTime();
             current = s.algorithm().apply(current, s.params(), stats, ctx);
             if (current == null) throw new IllegalStateException("algorithm " + s.algorithm().name() + " returned no model");
-            ctx.report().put("steps", s.algorithm().name(), String.format("%.1f s", (System.nanoTime() - t) / 1e9));
+            double sec = (System.nanoTime() - t) / 1e9;
+            ctx.report().put("steps", s.algorithm().name(), String.format("%.1f s", sec));
+            String key = s.algorithm().name();
+            for (int i = 2; times.containsKey(key); i++) key = s.algorithm().name() + "#" + i;
+            times.put(key, sec);
         }
         return current;
     }
@@ -150,16 +198,21 @@ public final class PipelineRunner {
     }
 
     /** The final evaluation; when it fails, the output just written is removed (a failed run leaves nothing). */
-    private void summarizeOrRemove(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase) {
+    private Evaluation[] summarizeOrRemove(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase, long[] bytes) {
         try {
-            summarize(cfg, fp32, result, ctx, report, t0, phase);
+            return summarize(cfg, fp32, result, ctx, report, t0, phase, bytes);
         } catch (RuntimeException e) {
             try { Files.deleteIfExists(cfg.output()); } catch (IOException ignored) { }
             throw e;
         }
     }
 
-    private void summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase) {
+    /**
+     * Evaluates (when it can) and fills the "accuracy" and "run" sections; returns {FP32, result} evaluations (or nulls)
+     * and puts {input, output} sizes (external data included) in {@code bytes}.
+     */
+    private Evaluation[] summarize(PipelineConfig cfg, Model fp32, Model result, HostContext ctx, MapReport report, long t0, String[] phase, long[] bytes) {
+        Evaluation[] ev = new Evaluation[2];
         Dataset val = ctx.dataset(PipelineContext.VALIDATION).orElse(null);
         Metric metric = ctx.metric().orElse(null);
         if (val != null && metric != null) {
@@ -176,8 +229,12 @@ public final class PipelineRunner {
             report.put("accuracy", "fp32", a.value());
             report.put("accuracy", "quantized", q.value());
             report.put("accuracy", "delta", q.value() - a.value());
+            ev[0] = a;
+            ev[1] = q;
         }
-        long in = size(cfg.model()), out = size(cfg.output());
+        long in = org.ptq4j.host.onnx.ModelFiles.bytes(cfg.model()), out = org.ptq4j.host.onnx.ModelFiles.bytes(cfg.output());
+        bytes[0] = in;
+        bytes[1] = out;
         report.put("run", "model", cfg.model().toString());
         report.put("run", "output", cfg.output().toString());
         report.put("run", "input size", human(in));
@@ -187,6 +244,7 @@ public final class PipelineRunner {
         report.put("run", "cpu", cpu.describe());
         String slow = cpu.slowInt8Note(out == 0 ? Double.NaN : (double) in / out);
         if (slow != null) report.note("run", slow);
+        return ev;
     }
 
     /** The output touches no input, including the model's external-data files (see {@link PipelineConfigLoader#checkOutput}). */

@@ -12,11 +12,11 @@ import java.util.List;
 import java.util.Map;
 
 /** Matching a batch's tensors to a model's inputs, and checks on the data. */
-final class Feeds {
+public final class Feeds {
     private Feeds() {}
 
     /** The model's feed inputs taken from {@code batch}; a single-input model accepts a single tensor under any name. */
-    static Map<String, Tensor> match(Model model, Map<String, Tensor> batch) {
+    public static Map<String, Tensor> match(Model model, Map<String, Tensor> batch) {
         List<ValueInfo> want = model.graph().feedInputs();
         Map<String, Tensor> out = new LinkedHashMap<>();
         if (want.size() == 1 && batch.size() == 1 && !batch.containsKey(want.get(0).name())) {
@@ -55,7 +55,7 @@ final class Feeds {
     }
 
     /** The batch size a model accepts: a fixed leading dimension of its inputs wins over {@code requested}. */
-    static int batchSize(Model model, int requested) {
+    public static int batchSize(Model model, int requested) {
         for (ValueInfo v : model.graph().feedInputs()) {
             if (v.shape() != null && !v.shape().isEmpty() && v.shape().get(0).isFixed()) return (int) v.shape().get(0).value();
         }

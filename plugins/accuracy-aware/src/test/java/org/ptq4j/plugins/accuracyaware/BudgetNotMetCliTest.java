@@ -28,11 +28,17 @@ class BudgetNotMetCliTest {
                 base_params: {weights: {bits: 3}}
                 """));
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        int code = Main.run(new String[]{"quantize", "-c", yaml.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
+        Path report = dir.resolve("out/report.html");
+        int code = Main.run(new String[]{"quantize", "-c", yaml.toString(), "--report", report.toString(), "--report-samples", "8"}, new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8), k -> null, folders -> PluginLoader.classpathOnly());
         String stderr = err.toString(StandardCharsets.UTF_8);
         assertEquals(Main.EXIT_BUDGET_NOT_MET, code, stderr);
         assertTrue(stderr.contains("accuracy budget not met") && stderr.contains("best model found was written"), stderr);
+        // exit 3 still prints the summary (metric FP32 vs best model, the search) and writes the report with the search's chart
+        String stdout = out.toString(StandardCharsets.UTF_8);
+        assertTrue(stdout.contains("accuracy:") && stdout.contains("fp32:") && stdout.contains("candidates"), stdout);
+        String html = Files.readString(report);
+        assertTrue(html.contains("<section id=\"accuracy-aware\">") && html.contains("id=\"chart-aa-candidates\"") && html.contains("Budget not met"), "report written");
         Path best = dir.resolve("out/best.onnx");
         assertTrue(Files.exists(best), "the best model is written");
         // the written model is the best found: measurably below FP32 (the budget was 0), but a usable model
