@@ -100,7 +100,7 @@ final class BenchmarkCommand implements Callable<Integer> {
             doc.put("inputs", data != null ? data.toString() : "random");
             doc.put("results", rows);
             CpuInfo cpu = CpuInfo.host();
-            doc.put("cpu", SystemCommand.json(cpu));
+            doc.put("cpu", org.ptq4j.host.report.ReportDocs.cpu(cpu));
             String slow = cpu.slowInt8Note(Double.NaN);
             if (slow != null) doc.put("note", slow);
             Map<String, Object> report = ReportDocs.benchmark(doc, Main.version());

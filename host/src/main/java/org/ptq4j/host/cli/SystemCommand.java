@@ -26,7 +26,7 @@ final class SystemCommand implements Callable<Integer> {
         doc.put("ptq", Main.version());
         doc.put("onnxruntime", OrtEngine.version());
         doc.put("java", System.getProperty("java.version"));
-        doc.put("cpu", json(cpu));
+        doc.put("cpu", org.ptq4j.host.report.ReportDocs.cpu(cpu));
         if (json) {
             Output.json(main.out, doc);
             return 0;
@@ -42,16 +42,4 @@ final class SystemCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The CPU as a JSON object (the same in every command's --json). */
-    static Map<String, Object> json(CpuInfo cpu) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("model", cpu.model());
-        m.put("arch", cpu.arch());
-        m.put("int8_flags", cpu.features().stream().toList());
-        m.put("int8_path", cpu.path().name());
-        m.put("int8_fast", cpu.path().fast());
-        m.put("int8_saturates", cpu.path().saturates());
-        m.put("source", cpu.source());
-        return m;
-    }
 }

@@ -113,6 +113,7 @@ public final class ReportDocs {
         return d;
     }
 
+    /** The CPU as a JSON object, the same in every command's --json and in `ptq system --json`. */
     public static Map<String, Object> cpu(CpuInfo cpu) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("model", cpu.model());
