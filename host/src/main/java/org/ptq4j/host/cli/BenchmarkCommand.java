@@ -67,21 +67,12 @@ final class BenchmarkCommand implements Callable<Integer> {
         try {
             for (Path m : models) sessions.add(engine.open(OnnxIO.read(m), SessionOptions.defaults().withThreads(threads)));
             Map<String, Tensor> feeds = feeds(sessions.get(0).inputs());
-            for (int i = 0; i < warmup; i++) for (Session s : sessions) s.run(feeds);
-            long[][] ns = new long[sessions.size()][runs];
-            for (int r = 0; r < runs; r++) {
-                for (int k = 0; k < sessions.size(); k++) {
-                    long t = System.nanoTime();
-                    sessions.get(k).run(feeds);
-                    ns[k][r] = System.nanoTime() - t;
-                }
-            }
+            long[][] ns = org.ptq4j.host.run.Interleaved.time(sessions, feeds, warmup, runs);
             List<Map<String, Object>> rows = new ArrayList<>();
             double base = 0;
             for (int k = 0; k < sessions.size(); k++) {
-                long[] sorted = ns[k].clone();
-                Arrays.sort(sorted);
-                double median = percentile(sorted, 0.5) / 1e6, p90 = percentile(sorted, 0.9) / 1e6;
+                double[] mp = org.ptq4j.host.run.Interleaved.medianP90(ns[k]);
+                double median = mp[0], p90 = mp[1];
                 if (k == 0) base = median;
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("model", models.get(k).toString());
@@ -119,11 +110,6 @@ final class BenchmarkCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Nearest-rank percentile of sorted values. */
-    static double percentile(long[] sorted, double q) {
-        int i = (int) Math.ceil(q * sorted.length) - 1;
-        return sorted[Math.max(0, Math.min(sorted.length - 1, i))];
-    }
 
     private Map<String, Tensor> feeds(List<ValueInfo> inputs) {
         java.util.Set<String> symbolic = new java.util.LinkedHashSet<>();
