@@ -35,6 +35,21 @@ import java.util.TreeSet;
  */
 public record CpuInfo(String arch, String model, Set<String> features, Int8Path path, String source) {
 
+    /** The {@code target_device} names ptq4j's quantizers take ({@code CPU} is POT's name for {@code ANY}). */
+    public static final List<String> TARGETS = List.of("ANY", "CPU", "CPU_VNNI", "CPU_NO_VNNI", "HOST");
+
+    /**
+     * Whether a model for {@code target} (one of {@link #TARGETS}) must keep clear of int16 pair saturation:
+     * every target but {@code CPU_VNNI}, and {@code HOST} when this CPU saturates (or is unknown).
+     */
+    public static boolean targetSaturates(String target) {
+        return switch (target) {
+            case "CPU_VNNI" -> false;
+            case "HOST" -> host().path().saturates();
+            default -> true;
+        };
+    }
+
     /** The flags that decide ONNX Runtime's int8 path. */
     public static final List<String> FLAGS = List.of("avx2", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm");
 
@@ -93,7 +108,7 @@ public record CpuInfo(String arch, String model, Set<String> features, Int8Path 
             return unknown(arch, "not Linux (" + System.getProperty("os.name") + "): CPU features not read");
         String text;
         try {
-            if (!Files.isRegularFile(file) && !file.startsWith("/proc")) return unknown(arch, file + ": not a readable file");
+            if (!Files.isRegularFile(file)) return unknown(arch, file + ": not a readable file");
             byte[] bytes;
             try (var in = Files.newInputStream(file)) {
                 bytes = in.readNBytes(4 << 20);              // a real cpuinfo is a few hundred KB at most

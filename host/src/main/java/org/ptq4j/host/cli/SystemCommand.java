@@ -35,7 +35,7 @@ final class SystemCommand implements Callable<Integer> {
         main.out.println("cpu: " + cpu.model() + " (" + cpu.arch() + ")");
         main.out.println("int8 flags: " + (cpu.features().isEmpty() ? "none found" : String.join(" ", cpu.features())) + "  [" + cpu.source() + "]");
         main.out.println("int8 path: " + cpu.path() + ": " + cpu.path().summary());
-        main.out.println("target_device HOST means here: " + (cpu.path().saturates()
+        main.out.println("target_device HOST means here: " + (CpuInfo.targetSaturates("HOST")
                 ? "CPU_NO_VNNI (weights on a grid whose int16 pair sums cannot saturate)" : "CPU_VNNI (full 8-bit weights)"));
         String slow = cpu.slowInt8Note(Double.NaN);
         if (slow != null) main.out.println("note: " + slow);

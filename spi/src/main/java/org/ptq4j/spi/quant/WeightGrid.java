@@ -32,7 +32,7 @@ public final class WeightGrid {
     public static final RangeSpec ABS_MAX = new RangeSpec(Reduce.MIN, RangeSpec.Aggregate.MIN, Reduce.ABS_MAX, RangeSpec.Aggregate.MAX, 0);
 
     /** A usable scale: zero ranges (constant-zero tensors or channels) get scale 1. */
-    static float safe(float scale) {
+    public static float safe(float scale) {
         return scale > 1e-30f && Float.isFinite(scale) ? scale : 1f;
     }
 

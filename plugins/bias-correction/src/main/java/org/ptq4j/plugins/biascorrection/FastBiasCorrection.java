@@ -205,9 +205,9 @@ public class FastBiasCorrection extends BiasCorrectionBase {
                 for (int i = 0; i < layers.size(); i++) {
                     float[] shift = s.shifts().get(i);
                     if (shift == null || !before[i]) continue;
-                    boolean refused = rejected(now.get(i).bias(work.graph()), shift, now.get(i).biasGain(), threshold);
                     if (correct(work, now.get(i), shift, threshold, ctx, NAME, pass)) corrected.add(layers.get(i).layer().name());
-                    if (refused) enabled[i] = false;      // refused once, left as it is from then on (the solve's own check saw a slightly different shift)
+                    else if (rejected(now.get(i).bias(work.graph()), shift, now.get(i).biasGain(), threshold))
+                        enabled[i] = false;               // refused once, left as it is from then on (the solve's own check saw a slightly different shift)
                 }
             }
         }

@@ -45,14 +45,16 @@ public class CrossLayerEqualization implements Algorithm {
     /** The quantizers' {@code cross_layer_equalization}: true, false, or absent (auto: {@link #AUTO_SPREAD}). */
     static Model fromParams(Model model, Params params, PipelineContext context, String section) {
         if (params.has("cross_layer_equalization") && !params.getBool("cross_layer_equalization")) return model;
-        boolean auto = !params.has("cross_layer_equalization");
-        Equalization.Result r = Equalization.apply(model, 20);
-        if (auto && r.worstBefore() <= AUTO_SPREAD) {
-            if (r.pairs() > 0) context.report().put(section, "cross-layer equalization", String.format(
-                    "not needed (widest channel %.1fx the median, below %.0fx; cross_layer_equalization: true forces it)", r.worstBefore(), AUTO_SPREAD));
-            return model;
+        if (!params.has("cross_layer_equalization")) {            // auto: measure the spread on the model as it is, copy nothing
+            List<Equalization.Pair> pairs = Equalization.pairs(model.graph());
+            double spread = Equalization.worstSpread(model.graph(), pairs);
+            if (spread <= AUTO_SPREAD) {
+                if (!pairs.isEmpty()) context.report().put(section, "cross-layer equalization", String.format(
+                        "not needed (widest channel %.1fx the median, below %.0fx; cross_layer_equalization: true forces it)", spread, AUTO_SPREAD));
+                return model;
+            }
         }
-        return report(r, model, context, section);
+        return equalize(model, 20, context, section);
     }
 
     /** The model after {@link Equalization}, with a report section; the model itself when no pair qualifies. */

@@ -64,7 +64,6 @@ final class Equalization {
                 break;
             }
             if (b == null || outChannels(g, a) != inChannels(g, b)) continue;
-            if (b.opType().equals("Conv") && !flattened && rank(g, b) < 3) continue;
             r.add(new Pair(a, b, between));
         }
         return r;
@@ -73,10 +72,6 @@ final class Equalization {
     private static boolean afterGlobalPool(Graph g, String t) {
         Node p = g.producer(t);
         return p != null && p.opType().equals("GlobalAveragePool");
-    }
-
-    private static int rank(Graph g, Node n) {
-        return g.initializer(n.input(1)).map(Tensor::rank).orElse(0);
     }
 
     /** A Conv (plain or depthwise) or Gemm (alpha = beta = 1) with a float weight initializer read by it alone. */
@@ -96,7 +91,7 @@ final class Equalization {
         return false;
     }
 
-    private static boolean depthwise(Graph g, Node n) {
+    private static boolean depthwise(Node n) {
         return n.opType().equals("Conv") && n.attrLong("group", 1) > 1;
     }
 
@@ -108,7 +103,7 @@ final class Equalization {
 
     static long inChannels(Graph g, Node n) {
         Tensor w = g.initializer(n.input(1)).orElseThrow();
-        if (n.opType().equals("Conv")) return depthwise(g, n) ? w.dim(0) : w.dim(1);
+        if (n.opType().equals("Conv")) return depthwise(n) ? w.dim(0) : w.dim(1);
         return n.attrLong("transB", 0) == 1 ? w.dim(1) : w.dim(0);
     }
 
@@ -127,17 +122,17 @@ final class Equalization {
         float[] v = w.floats();
         double[] r = new double[(int) (out ? outChannels(g, n) : inChannels(g, n))];
         for (int i = 0; i < v.length; i++) {
-            int c = channel(g, n, w, i, out);
+            int c = channel(n, w, i, out);
             r[c] = Math.max(r[c], Math.abs(v[i]));
         }
         return r;
     }
 
     /** The output (or input) channel of flat weight index {@code i}. */
-    private static int channel(Graph g, Node n, Tensor w, int i, boolean out) {
+    private static int channel(Node n, Tensor w, int i, boolean out) {
         if (n.opType().equals("Conv")) {
             long per = w.numElements() / w.dim(0);
-            if (out || depthwise(g, n)) return (int) (i / per);
+            if (out || depthwise(n)) return (int) (i / per);
             long inner = per / w.dim(1);
             return (int) ((i / inner) % w.dim(1));
         }
@@ -156,7 +151,7 @@ final class Equalization {
         Tensor w = g.initializer(n.input(1)).orElseThrow();
         float[] v = w.floats();
         for (int i = 0; i < v.length; i++) {
-            double f = s[channel(g, n, w, i, out)];
+            double f = s[channel(n, w, i, out)];
             v[i] = (float) (out ? v[i] / f : v[i] * f);
         }
         g.initializers().put(n.input(1), Tensor.ofFloats(w.shape(), v));

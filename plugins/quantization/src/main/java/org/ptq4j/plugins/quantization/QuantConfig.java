@@ -42,9 +42,6 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         return histogram ? new org.ptq4j.spi.stats.HistogramSpec(HISTOGRAM_BINS, (1 << activations.bits()) - 1, activations.symmetric()) : activations.range();
     }
 
-    /** The targets a user can name ({@code target_device}); {@code CPU} is POT's name for {@code ANY}. */
-    static final List<String> TARGETS = List.of("ANY", "CPU", "CPU_VNNI", "CPU_NO_VNNI", "HOST");
-
     /**
      * What keeps int8 weights from overflowing the int16 pair sums of x86 CPUs without VNNI ({@link Int16Pairs}).
      * NNCF's {@code overflow_fix} values, plus {@code pairwise}.
@@ -92,7 +89,7 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 ParamSpec.integer("seed", 0, "seed of the calibration subset when shuffle_data is true"),
                 ParamSpec.bool("shuffle_data", false, "pick a seeded random calibration subset instead of the first samples"),
                 ParamSpec.choice("target_device", "ANY", "where the model will run. ANY (= CPU; default): every CPU ONNX Runtime supports, weights on a grid that cannot saturate the int16 pair sums of x86 CPUs without VNNI; "
-                        + "CPU_VNNI: CPUs with VNNI/AMX (or arm64) only, full 8-bit weights; CPU_NO_VNNI: as ANY; HOST: this machine's CPU (see 'ptq system')", TARGETS.toArray(String[]::new)),
+                        + "CPU_VNNI: CPUs with VNNI/AMX (or arm64) only, full 8-bit weights; CPU_NO_VNNI: as ANY; HOST: this machine's CPU (see 'ptq system')", org.ptq4j.spi.CpuInfo.TARGETS.toArray(String[]::new)),
                 ParamSpec.choice("overflow_fix", null, "override the target's weight grid: pairwise (ANY, CPU_NO_VNNI: per channel, no saturating pair), enable (7-bit weights everywhere), "
                         + "first_layer (7-bit in the first layer only), disable (full 8-bit: CPU_VNNI)", "pairwise", "enable", "first_layer", "disable"),
                 side("weights", "weight quantization overrides"),
@@ -133,8 +130,8 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         if (!preset.equals("performance") && !preset.equals("mixed"))
             throw new PtqException(algorithm + ".preset: expected performance or mixed, got '" + preset + "'");
         String device = p.string("target_device").orElse("ANY").toUpperCase(Locale.ROOT);
-        if (!TARGETS.contains(device))
-            throw new PtqException(algorithm + ".target_device: expected one of " + String.join(", ", TARGETS) + ", got '" + device + "'");
+        if (!org.ptq4j.spi.CpuInfo.TARGETS.contains(device))
+            throw new PtqException(algorithm + ".target_device: expected one of " + String.join(", ", org.ptq4j.spi.CpuInfo.TARGETS) + ", got '" + device + "'");
         OverflowFix fix = overflowFix(p, device, algorithm);
         Side w = side(p.map("weights"), algorithm + ".weights", true, true, fix == OverflowFix.ENABLE ? 7 : 8);
         Side a = side(p.map("activations"), algorithm + ".activations", false, preset.equals("performance"), 8);
@@ -165,12 +162,7 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 throw new PtqException(algorithm + ".overflow_fix: expected pairwise, enable, first_layer or disable, got '" + p.getString("overflow_fix") + "'");
             }
         }
-        boolean saturates = switch (device) {
-            case "CPU_VNNI" -> false;
-            case "HOST" -> org.ptq4j.spi.CpuInfo.host().path().saturates();
-            default -> true;
-        };
-        return saturates ? OverflowFix.PAIRWISE : OverflowFix.DISABLE;
+        return org.ptq4j.spi.CpuInfo.targetSaturates(device) ? OverflowFix.PAIRWISE : OverflowFix.DISABLE;
     }
 
     /** One line for the report: the target and what it does to the weights. */

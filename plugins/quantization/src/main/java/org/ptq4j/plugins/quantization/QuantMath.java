@@ -39,20 +39,16 @@ final class QuantMath {
         lo = Math.min(lo, 0f);
         hi = Math.max(hi, 0f);
         int levels = (1 << bits) - 1;
-        if (symmetric && lo == 0f) return new QParams(safe(hi / levels), 0);
+        if (symmetric && lo == 0f) return new QParams(WeightGrid.safe(hi / levels), 0);
         if (symmetric) {
             int half = (1 << (bits - 1)) - 1;
-            return new QParams(safe(Math.max(-lo, hi) / half), half + 1);
+            return new QParams(WeightGrid.safe(Math.max(-lo, hi) / half), half + 1);
         }
-        float scale = safe((hi - lo) / levels);
+        float scale = WeightGrid.safe((hi - lo) / levels);
         int zp = (int) Math.max(0, Math.min(levels, Math.rint(-lo / scale)));
         return new QParams(scale, zp);
     }
 
-    /** A usable scale: zero ranges (constant-zero tensors or channels) get scale 1. */
-    static float safe(float scale) {
-        return scale > 1e-30f && Float.isFinite(scale) ? scale : 1f;
-    }
 
     /** Weights: {@link WeightGrid} (in the spi, so other algorithms use the same grid). */
     static QWeights weights(float[] w, long[] shape, int axis, boolean symmetric, int bits, RangeSpec range) {

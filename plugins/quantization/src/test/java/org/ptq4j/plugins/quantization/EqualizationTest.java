@@ -2,7 +2,6 @@ package org.ptq4j.plugins.quantization;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.ptq4j.host.run.HostContext;
 import org.ptq4j.spi.engine.Session;
 import org.ptq4j.spi.engine.SessionOptions;
 import org.ptq4j.spi.model.Model;
@@ -54,13 +53,6 @@ class EqualizationTest {
         }
     }
 
-    static Model quantize(Model m, Map<String, Object> params) {
-        try (HostContext ctx = Fixtures.context(new Fixtures.TensorDataset("input", Fixtures.calibration()))) {
-            MinMaxQuantization mm = new MinMaxQuantization();
-            Model t = mm.transform(m, ctx.params(mm, params), ctx);
-            return Fixtures.run(mm, t, params, ctx);
-        }
-    }
 
     @ParameterizedTest
     @ValueSource(strings = {"fmnist_cnn.onnx", "fmnist_resnet.onnx", "fmnist_mlp.onnx"})
@@ -74,9 +66,9 @@ class EqualizationTest {
         Equalization.Result eq = Equalization.apply(hard, 20);
         double exact = relDiff(hard, eq.model());
         double before = activationSpread(hard, between), after = activationSpread(eq.model(), between), orig = activationSpread(fp32, between);
-        double fp32Top1 = Fixtures.top1(fp32), plain = Fixtures.top1(quantize(hard, Map.of("cross_layer_equalization", false))), cle = Fixtures.top1(quantize(hard, Map.of()));
-        double cleOrig = Fixtures.top1(quantize(fp32, Map.of("cross_layer_equalization", true))), dflt = Fixtures.top1(quantize(fp32, Map.of()));
-        double noCle = Fixtures.top1(quantize(fp32, Map.of("cross_layer_equalization", false)));
+        double fp32Top1 = Fixtures.top1(fp32), plain = Fixtures.top1(Fixtures.quantize(hard, Map.of("cross_layer_equalization", false))), cle = Fixtures.top1(Fixtures.quantize(hard, Map.of()));
+        double cleOrig = Fixtures.top1(Fixtures.quantize(fp32, Map.of("cross_layer_equalization", true))), dflt = Fixtures.top1(Fixtures.quantize(fp32, Map.of()));
+        double noCle = Fixtures.top1(Fixtures.quantize(fp32, Map.of("cross_layer_equalization", false)));
         System.out.printf("%s: %d pairs, %d sweeps, rel. diff %.2g; planted channels' activation max / median channel: original %.1f, planted %.1f, equalized %.1f; weight spread %.1f -> %.1f;"
                         + " 10k top-1 FP32 %.4f, planted+MinMax without CLE %.4f, planted+MinMax (default: CLE auto) %.4f; original MinMax default %.4f, forced CLE %.4f%n",
                 file, eq.pairs(), eq.iterations(), exact, orig, before, after, Equalization.apply(fp32, 20).worstBefore(), eq.worstBefore(), fp32Top1, plain, cle, dflt, cleOrig);

@@ -68,9 +68,10 @@ final class Fixtures {
 
     static Model fmnist(String file) { return OnnxIO.read(TestAssets.model(file)); }
 
-    /** Runs an algorithm as the pipeline does: statistics, one collection pass, apply. */
+    /** Runs an algorithm as the pipeline does: its data-free transform, statistics, one collection pass, apply. */
     static Model run(Algorithm algo, Model model, Map<String, Object> values, HostContext ctx) {
         Params p = ctx.params(algo, values);
+        model = algo.transform(model, p, ctx);
         Dataset ds = ctx.dataset(PipelineContext.CALIBRATION).orElseThrow();
         int n = Math.min(p.integer("stat_subset_size").orElse(300), ds.size());
         Statistics s = ctx.collect(model, ds, ctx.subset(ds, n, 0, false), algo.statistics(model, p, ctx));

@@ -72,11 +72,11 @@ class HistogramEstimatorTest {
     void histogramPresetOnTheSharedModels(String file) {
         Model fp32 = Fixtures.fmnist(file);
         Map<String, Object> hist = Map.of("activations", Map.of("range_estimator", Map.of("preset", "histogram")));
-        double f = Fixtures.top1(fp32), d = Fixtures.top1(EqualizationTest.quantize(fp32, Map.of())), h = Fixtures.top1(EqualizationTest.quantize(fp32, hist));
+        double f = Fixtures.top1(fp32), d = Fixtures.top1(Fixtures.quantize(fp32, Map.of())), h = Fixtures.top1(Fixtures.quantize(fp32, hist));
         Model hard = HardModels.outlierChannels(fp32, 80, 2, 1).model();
         Map<String, Object> histNoCle = Map.of("activations", Map.of("range_estimator", Map.of("preset", "histogram")), "cross_layer_equalization", false);
-        double hh = Fixtures.top1(EqualizationTest.quantize(hard, histNoCle)), hd = Fixtures.top1(EqualizationTest.quantize(hard, Map.of("cross_layer_equalization", false)));
-        double mse = Fixtures.top1(EqualizationTest.quantize(fp32, Map.of("weights", Map.of("range_estimator", Map.of("preset", "mse")))));
+        double hh = Fixtures.top1(Fixtures.quantize(hard, histNoCle)), hd = Fixtures.top1(Fixtures.quantize(hard, Map.of("cross_layer_equalization", false)));
+        double mse = Fixtures.top1(Fixtures.quantize(fp32, Map.of("weights", Map.of("range_estimator", Map.of("preset", "mse")))));
         System.out.printf("%s 10k top-1: FP32 %.4f, min/max %.4f, histogram activations %.4f, mse weights %.4f; planted outliers without CLE: min/max %.4f, histogram %.4f%n", file, f, d, h, mse, hd, hh);
         assertTrue(mse >= f - 0.003, file + ": mse weights " + mse + " vs FP32 " + f);
         assertTrue(h >= f - 0.003, file + ": histogram " + h + " vs FP32 " + f);

@@ -54,7 +54,7 @@ public final class DynamicQuantization implements Algorithm {
                         "integer_ops", "contrib"),
                 ParamSpec.bool("quantize_embeddings", true, "store Gather tables (embeddings) INT8"),
                 ParamSpec.choice("target_device", "ANY", "ANY (default): weights on a grid that cannot saturate the int16 pair sums of x86 CPUs without VNNI; "
-                        + "CPU_VNNI: full 8-bit weights (VNNI/AMX, arm64); CPU_NO_VNNI: as ANY; HOST: this CPU", "ANY", "CPU", "CPU_VNNI", "CPU_NO_VNNI", "HOST"),
+                        + "CPU_VNNI: full 8-bit weights (VNNI/AMX, arm64); CPU_NO_VNNI: as ANY; HOST: this CPU", org.ptq4j.spi.CpuInfo.TARGETS.toArray(String[]::new)),
                 ParamSpec.map("ignored", "layers to keep in float",
                         ParamSpec.strings("names", "node names"), ParamSpec.strings("types", "op types")));
     }
@@ -64,7 +64,7 @@ public final class DynamicQuantization implements Algorithm {
         boolean perChannel = params.getBool("per_channel");
         boolean contrib = params.getString("format").equals("contrib");
         String target = params.getString("target_device");
-        boolean pairwise = !(target.equals("CPU_VNNI") || target.equals("HOST") && !org.ptq4j.spi.CpuInfo.host().path().saturates());
+        boolean pairwise = org.ptq4j.spi.CpuInfo.targetSaturates(target);
         Set<String> ignoredNames = Set.copyOf(params.map("ignored").getStrings("names"));
         Set<String> ignoredTypes = Set.copyOf(params.map("ignored").getStrings("types"));
 
