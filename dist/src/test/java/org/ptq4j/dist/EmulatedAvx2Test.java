@@ -1,7 +1,7 @@
 package org.ptq4j.dist;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,13 +19,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * ONNX Runtime run under QEMU's user-mode emulation of an Intel Haswell (AVX2, no AVX-512, no VNNI), so
  * MLAS picks its AVX2 u8s8 kernels with their saturating int16 pair sums, exactly as on an AVX2-only
  * EPYC or a pre-Cascade-Lake Xeon. Accuracy only: emulated timings mean nothing.
- * Needs {@code qemu-x86_64} (Debian package {@code qemu-user}, which {@code .ci/run} installs) on an x86-64 host.
+ * Needs {@code qemu-x86_64} (Debian package {@code qemu-user}, which {@code .ci/run} installs where it is needed) on an
+ * x86-64 host; runs only where {@link NoVnni} cannot mask CPUID (no {@code cpuid_fault}), as {@link NoVnniTest}'s fallback.
  */
 class EmulatedAvx2Test {
     static Path qemu;
     @TempDir Path tmp;
 
-    @BeforeAll
+    @BeforeEach  // per test, so that a skip is reported with its reason
     static void setUp() {
         DistributionTest.locate();
         String arch = System.getProperty("os.arch");
@@ -35,6 +36,7 @@ class EmulatedAvx2Test {
             if (Files.isExecutable(p)) qemu = p;
         }
         assumeTrue(qemu != null, "qemu-x86_64 not on PATH (apt-get install qemu-user): cannot emulate a CPU without VNNI");
+        assumeTrue(NoVnni.why() != null, "NoVnniTest runs the same checks and more natively with CPUID masked (real AVX2 kernels, not emulated)");
     }
 
     /** A JAVA_HOME whose java runs this JVM under an emulated Haswell. */
