@@ -445,11 +445,11 @@ public final class Ptq implements AutoCloseable {
             try {
                 for (Path m : models) sessions.add(engine.open(OnnxIO.read(m), SessionOptions.defaults().withThreads(threads)));
                 Map<String, Tensor> feeds = feeds(sessions.get(0).inputs());
-                long[][] ns = org.ptq4j.host.run.Interleaved.time(sessions, feeds, warmup, runs);
+                long[][] ns = org.ptq4j.spi.engine.Interleaved.time(sessions, feeds, warmup, runs);
                 List<BenchmarkResult.Model> rows = new ArrayList<>();
                 double base = 0;
                 for (int k = 0; k < sessions.size(); k++) {
-                    double[] mp = org.ptq4j.host.run.Interleaved.medianP90(ns[k]);
+                    double[] mp = org.ptq4j.spi.engine.Interleaved.medianP90(ns[k]);
                     double median = mp[0], p90 = mp[1];
                     if (k == 0) base = median;
                     rows.add(new BenchmarkResult.Model(models.get(k), median, p90, batch * 1000.0 / median, base / median));

@@ -67,11 +67,11 @@ final class BenchmarkCommand implements Callable<Integer> {
         try {
             for (Path m : models) sessions.add(engine.open(OnnxIO.read(m), SessionOptions.defaults().withThreads(threads)));
             Map<String, Tensor> feeds = feeds(sessions.get(0).inputs());
-            long[][] ns = org.ptq4j.host.run.Interleaved.time(sessions, feeds, warmup, runs);
+            long[][] ns = org.ptq4j.spi.engine.Interleaved.time(sessions, feeds, warmup, runs);
             List<Map<String, Object>> rows = new ArrayList<>();
             double base = 0;
             for (int k = 0; k < sessions.size(); k++) {
-                double[] mp = org.ptq4j.host.run.Interleaved.medianP90(ns[k]);
+                double[] mp = org.ptq4j.spi.engine.Interleaved.medianP90(ns[k]);
                 double median = mp[0], p90 = mp[1];
                 if (k == 0) base = median;
                 Map<String, Object> row = new LinkedHashMap<>();

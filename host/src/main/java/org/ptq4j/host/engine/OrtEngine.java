@@ -55,6 +55,8 @@ public final class OrtEngine implements InferenceEngine {
         try (OrtSession.SessionOptions so = new OrtSession.SessionOptions()) {
             if (options.threads() > 0) so.setIntraOpNumThreads(options.threads());
             so.setInterOpNumThreads(1);
+            // graph clean-up chatter (e.g. "Removing initializer ... not used by any node") is not the user's business
+            so.setSessionLogLevel(ai.onnxruntime.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR);
             if (options.threads() != 1) so.addConfigEntry("session.intra_op.allow_spinning", "0");
             so.setOptimizationLevel(options.optimize() ? OrtSession.SessionOptions.OptLevel.ALL_OPT : OrtSession.SessionOptions.OptLevel.NO_OPT);
             if (options.optimizedModelPath() != null) so.setOptimizedModelFilePath(options.optimizedModelPath().toString());

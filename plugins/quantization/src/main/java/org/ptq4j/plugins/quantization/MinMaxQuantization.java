@@ -121,6 +121,11 @@ public class MinMaxQuantization implements Algorithm {
 
     /** The whole MinMax step; {@code section} names the report section. */
     static Model quantize(Model model, Params params, Statistics statistics, PipelineContext ctx, String section) {
+        return quantize(model, params, statistics, ctx, section, null);
+    }
+
+    /** {@link #quantize(Model, Params, Statistics, PipelineContext, String)}; {@code timer}: the speed check's clock (null: real timing). */
+    static Model quantize(Model model, Params params, Statistics statistics, PipelineContext ctx, String section, SpeedCheck.Timer timer) {
         QuantConfig cfg = QuantConfig.from(params, section);
         Prepared prep = prepare(model, cfg, ctx.report(), section);
         model = prep.planned();
@@ -128,12 +133,23 @@ public class MinMaxQuantization implements Algorithm {
         List<StatisticRequest> requests = requests(plan, cfg);
         Statistics stats = complete(model, requests, statistics, cfg, ctx);
         org.ptq4j.spi.stats.CollectorSpec spec = cfg.activationStat();
-        Model out = QdqWriter.write(model, plan, cfg, t -> {
+        java.util.function.Function<String, Range> range = t -> {
+            if (!stats.has(new StatisticRequest(t, spec))) throw new PtqException("tensor '" + t + "': no calibration range measured");
             Range r = (Range) stats.get(new StatisticRequest(t, spec));
             if (!Float.isFinite(r.min()) || !Float.isFinite(r.max()))
                 throw new PtqException("tensor '" + t + "': calibration range [" + r.min() + ", " + r.max() + "] is not finite");
             return r;
-        });
+        };
+        Model planned = model;
+        Model out = QdqWriter.write(planned, plan, cfg, range);
+        if (cfg.speedCheck()) {                              // runtime in the loop: keep FP32 what is faster here
+            java.util.function.Function<List<String>, QdqPlan> planFor = names -> prep.plan(cfg.withIgnoredNames(names), section);
+            java.util.function.Function<QdqPlan, Model> write = p -> QdqWriter.write(planned, p, cfg, range);
+            SpeedCheck.Result r = timer == null ? SpeedCheck.run(prep.fp32(), plan, out, planFor, write, ctx, section)
+                    : SpeedCheck.run(prep.fp32(), plan, out, planFor, write, timer, ctx, section);
+            plan = r.plan();
+            out = r.model();
+        }
         List<String> names = new ArrayList<>();
         for (QdqPlan.Layer l : plan.layers) names.add(l.node().name());
         out.annotations().put(QUANTIZED_LAYERS, List.copyOf(names));

@@ -29,10 +29,12 @@ import java.util.Locale;
  *                         runs as {@code FastGelu} (transformer mode only, default true; {@link TransformerGraph})
  * @param activationMatMul {@code activation_matmul}: a MatMul of two activations whose output is read in integer
  *                         form (attention's probabilities x values) runs as QLinearMatMul ({@link QdqPlan})
+ * @param speedCheck       {@code speed_check}: time layer groups on this CPU and keep in FP32 those faster there
+ *                         ({@link SpeedCheck}; auto = target HOST)
  */
 record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSize, int batchSize, long seed, boolean shuffle,
                    boolean transformer, boolean matmulToGemm, boolean approximateGelu, boolean activationMatMul,
-                   String target, OverflowFix overflowFix, boolean histogram, boolean weightMse) {
+                   String target, OverflowFix overflowFix, boolean histogram, boolean weightMse, boolean speedCheck) {
 
     /** Bins per sign of the histogram estimator. */
     static final int HISTOGRAM_BINS = 2048;
@@ -72,6 +74,15 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
         static final Ignored NONE = new Ignored(List.of(), List.of(), List.of(), true);
     }
 
+    /** This configuration with {@code names} added to the ignored scope (a {@link SpeedCheck} candidate). */
+    QuantConfig withIgnoredNames(java.util.Collection<String> names) {
+        List<String> all = new java.util.ArrayList<>(ignored.names());
+        for (String n : names) if (!all.contains(n)) all.add(n);
+        return new QuantConfig(weights, activations, new Ignored(List.copyOf(all), ignored.patterns(), ignored.types(), ignored.validate()),
+                subsetSize, batchSize, seed, shuffle, transformer, matmulToGemm, approximateGelu, activationMatMul, target, overflowFix,
+                histogram, weightMse, speedCheck);
+    }
+
     static final String[] AGGREGATORS = {"mean", "max", "min", "median"};
 
     /** The parameters shared by MinMaxQuantization and DefaultQuantization. */
@@ -90,6 +101,8 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 ParamSpec.bool("shuffle_data", false, "pick a seeded random calibration subset instead of the first samples"),
                 ParamSpec.choice("target_device", "ANY", "where the model will run. ANY (= CPU; default): every CPU ONNX Runtime supports, weights on a grid that cannot saturate the int16 pair sums of x86 CPUs without VNNI; "
                         + "CPU_VNNI: CPUs with VNNI/AMX (or arm64) only, full 8-bit weights; CPU_NO_VNNI: as ANY; HOST: this machine's CPU (see 'ptq system')", org.ptq4j.spi.CpuInfo.TARGETS.toArray(String[]::new)),
+                ParamSpec.choice("speed_check", "auto", "time the model on this CPU while quantizing and keep in FP32 each group of layers (depthwise Conv, 1x1 Conv, Add, ...) "
+                        + "whose INT8 form makes the model slower here; auto (default): for target_device HOST only; on: for any target (the timing is this machine's); off", "auto", "on", "off"),
                 ParamSpec.choice("overflow_fix", null, "override the target's weight grid: pairwise (ANY, CPU_NO_VNNI: per channel, no saturating pair), enable (7-bit weights everywhere), "
                         + "first_layer (7-bit in the first layer only), disable (full 8-bit: CPU_VNNI)", "pairwise", "enable", "first_layer", "disable"),
                 side("weights", "weight quantization overrides"),
@@ -149,7 +162,12 @@ record QuantConfig(Side weights, Side activations, Ignored ignored, int subsetSi
                 transformer && (!p.has("approximate_gelu") || p.getBool("approximate_gelu")),
                 !p.has("activation_matmul") || p.getBool("activation_matmul"), device, fix,
                 "histogram".equalsIgnoreCase(p.map("activations").map("range_estimator").string("preset").orElse("")),
-                "mse".equalsIgnoreCase(p.map("weights").map("range_estimator").string("preset").orElse("")));
+                "mse".equalsIgnoreCase(p.map("weights").map("range_estimator").string("preset").orElse("")),
+                switch (p.string("speed_check").orElse("auto").toLowerCase(Locale.ROOT)) {
+                    case "on" -> true;
+                    case "off" -> false;
+                    default -> device.equals("HOST");
+                });
     }
 
     /** The explicit {@code overflow_fix}, else the target's: full 8 bits only where no CPU it names saturates. */

@@ -1,6 +1,5 @@
-package org.ptq4j.host.run;
+package org.ptq4j.spi.engine;
 
-import org.ptq4j.spi.engine.Session;
 import org.ptq4j.spi.tensor.Tensor;
 
 import java.util.Arrays;
@@ -9,7 +8,7 @@ import java.util.Map;
 
 /**
  * Latency of several sessions on the same inputs, timed interleaved (1, 2, ..., repeated) after a warm-up so that
- * machine noise hits all of them alike: the one timing loop of {@code ptq benchmark} and the API's benchmark.
+ * machine noise hits all of them alike: the one timing loop of {@code ptq benchmark}, the API's benchmark and algorithms that time candidate models (target_device HOST).
  */
 public final class Interleaved {
     private Interleaved() {}
