@@ -139,16 +139,46 @@ final class SpeedCheck {
         return sorted;
     }
 
-    /** "depthwise Conv", "grouped Conv", "1x1 Conv", "3x3 Conv", ... or the op type. */
+    /** "squeeze-excite Conv", "depthwise Conv", "grouped Conv", "1x1 Conv", "3x3 Conv", ... or the op type. */
     static String kind(Node n, Graph g) {
         if (!n.opType().equals("Conv")) return n.opType();
         long group = n.attrLong("group", 1);
         long[] w = g.initializer(n.input(1)).map(Tensor::shape).orElse(null);
         if (w == null || w.length < 3) return "Conv";
+        if (pooled(n, g, 0)) return "squeeze-excite Conv";
         if (group > 1) return w[1] == 1 ? "depthwise Conv" : "grouped Conv";
         StringBuilder k = new StringBuilder();
         for (int i = 2; i < w.length; i++) k.append(i > 2 ? "x" : "").append(w[i]);
         return k + " Conv";
+    }
+
+    /** Element-wise ops a squeeze-excite branch passes through between its global pooling and its convs. */
+    private static final java.util.Set<String> ELEMENTWISE = java.util.Set.of("Relu", "Sigmoid", "HardSigmoid", "HardSwish", "Clip", "Mul", "Add", "Flatten", "Reshape");
+
+    /**
+     * Whether a Conv works on a globally pooled (1x1) input: its input comes from GlobalAveragePool / ReduceMean
+     * through ops that keep the pooled size (element-wise ops whose every input is pooled, convs). That is the
+     * squeeze-excite branch (pool, conv, activation, conv, sigmoid), not the conv after the gate, which reads the
+     * full-size tensor times the gate.
+     */
+    private static boolean pooled(Node conv, Graph g, int depth) {
+        return pooledTensor(conv.input(0), g, depth);
+    }
+
+    private static boolean pooledTensor(String t, Graph g, int depth) {
+        Node p = g.producer(t);
+        if (p == null || depth > 8) return false;
+        String op = p.opType();
+        if (op.equals("GlobalAveragePool") || op.equals("GlobalMaxPool") || op.equals("ReduceMean")) return true;
+        if (op.equals("Conv")) return pooledTensor(p.input(0), g, depth + 1);
+        if (!ELEMENTWISE.contains(op)) return false;
+        boolean any = false;
+        for (String in : p.inputs()) {
+            if (in.isEmpty() || g.initializer(in).isPresent()) continue;
+            if (!pooledTensor(in, g, depth + 1)) return false;
+            any = true;
+        }
+        return any;
     }
 
     /** Median latency in ms of each model, timed interleaved. */

@@ -50,7 +50,7 @@ class SpeedCheckTest {
         assertNotNull(rows, "HOST times the layer groups: " + r.report());
         System.out.println("tiny_effnet speed check on " + org.ptq4j.spi.CpuInfo.host().describe() + ": " + rows + "; " + r.report().get("speed on this CPU"));
         List<String> groups = rows.stream().map(x -> (String) x.get("group")).toList();
-        for (String g : List.of("1x1 Conv", "depthwise Conv", "3x3 Conv", "Sigmoid", "Mul", "Gemm"))
+        for (String g : List.of("1x1 Conv", "squeeze-excite Conv", "depthwise Conv", "3x3 Conv", "Sigmoid", "Mul", "Gemm"))
             assertTrue(groups.contains(g), g + " timed: " + groups);
         int convLayers = 0, keptConvs = 0;
         for (Map<String, Object> row : rows) {
