@@ -27,7 +27,7 @@ class EmulatedAvx2Test {
     @TempDir Path tmp;
 
     @BeforeEach  // per test, so that a skip is reported with its reason
-    static void setUp() {
+    void setUp() {
         DistributionTest.locate();
         String arch = System.getProperty("os.arch");
         assumeTrue(arch.equals("amd64") || arch.equals("x86_64"), "AVX2 emulation needs an x86-64 host, this is " + arch);

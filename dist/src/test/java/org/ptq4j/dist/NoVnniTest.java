@@ -25,7 +25,7 @@ class NoVnniTest {
     @TempDir Path tmp;
 
     @BeforeEach  // per test, so that a skip is reported with its reason
-    static void setUp() {
+    void setUp() {
         DistributionTest.locate();
         assumeTrue(NoVnni.why() == null, NoVnni.why());
     }

@@ -21,6 +21,11 @@ public record AnnotationKey<T>(String name, Class<?> type) {
     public static final AnnotationKey<List<String>> QUANTIZED_LAYERS = new AnnotationKey<>("ptq.quantized_layers", List.class);
     /** {@link Model}: the FP32 model the quantization started from (set once, by the first step that changes the model). */
     public static final AnnotationKey<Model> FP32_MODEL = new AnnotationKey<>("ptq.fp32_model", Model.class);
+    /**
+     * {@code List<String>}: node names a quantizer timed on this CPU and kept in FP32 because the model runs faster so
+     * ({@code speed_check}); a step that re-runs the quantizer (accuracy-aware search) keeps them FP32 without timing again.
+     */
+    public static final AnnotationKey<List<String>> SPEED_FP32_NODES = new AnnotationKey<>("ptq.speed_fp32_nodes", List.class);
 
     public AnnotationKey {
         Objects.requireNonNull(name, "name");

@@ -59,6 +59,12 @@ final class Quantizer {
         Set<String> floatInput = new LinkedHashSet<>(reverted);
         floatInput.addAll(activationOnly);
         Model q = base.apply(fp32, p, stats, baseCtx);
+        // the base timed layer groups on this CPU (speed_check): later builds keep its choice instead of timing again
+        java.util.Optional<List<String>> speedFp32 = AnnotationKey.SPEED_FP32_NODES.get(q);
+        if (speedFp32.isPresent()) {
+            values = withIgnored(values, speedFp32.get());
+            values.put("speed_check", "off");
+        }
         List<String> fused = new ArrayList<>();
         if (q.annotations().get(AnnotationKey.QUANTIZED_LAYERS.name()) instanceof List<?> l) for (Object o : l) fused.add(String.valueOf(o));
         fused.removeAll(floatInput);

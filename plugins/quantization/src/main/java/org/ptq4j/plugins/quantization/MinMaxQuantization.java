@@ -149,6 +149,7 @@ public class MinMaxQuantization implements Algorithm {
                     : SpeedCheck.run(prep.fp32(), plan, out, planFor, write, timer, ctx, section);
             plan = r.plan();
             out = r.model();
+            org.ptq4j.spi.model.AnnotationKey.SPEED_FP32_NODES.put(out, r.keptFp32());
         }
         List<String> names = new ArrayList<>();
         for (QdqPlan.Layer l : plan.layers) names.add(l.node().name());

@@ -44,8 +44,8 @@ final class SpeedCheck {
 
     private SpeedCheck() {}
 
-    /** The chosen plan and its model. */
-    record Result(QdqPlan plan, Model model) {}
+    /** The chosen plan and its model; {@code keptFp32}: node names kept in FP32 for speed. */
+    record Result(QdqPlan plan, Model model, List<String> keptFp32) {}
 
     /** One group's timing: median ms of the current model and of the current model with the group in FP32. */
     record Trial(String group, int layers, double int8Ms, double fp32Ms, boolean kept) {}
@@ -61,7 +61,7 @@ final class SpeedCheck {
         Map<String, Tensor> feeds = feeds(ctx);
         if (feeds == null) {
             ctx.report().note(section, "speed_check: no calibration sample to time with; nothing kept in FP32 for speed");
-            return new Result(full, fullModel);
+            return new Result(full, fullModel, List.of());
         }
         SessionOptions opts = SessionOptions.defaults().withThreads(ctx.threads());
         return run(fp32, full, fullModel, planFor, write, models -> time(ctx.engine(), models, feeds, opts), ctx, section);
@@ -110,7 +110,7 @@ final class SpeedCheck {
             report(report, section, trials, vsFp32, ctx.threads());
         }
         for (String n : kept) plan.skipped.put(n, "speed_check: its group runs faster in FP32 on this CPU");
-        return new Result(plan, current);
+        return new Result(plan, current, List.copyOf(kept));
     }
 
     /** Whether a candidate timed {@code candidateMs} against the current {@code currentMs} is kept. */
