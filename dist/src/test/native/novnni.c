@@ -13,13 +13,15 @@
  * give ptq -Dptq.cpuinfo=<a cpuinfo without those flags> so it reports the same CPU.
  *
  * The setting is inherited by threads and children and reset by exec; LD_PRELOAD reapplies it after exec.
- * Other SIGSEGVs go to the handler installed before ours or, when the JVM installs its own later, the JVM chains to
- * ours (HotSpot's UseSignalChaining, on by default). Set NOVNNI_QUIET=1 to silence the one-line notice.
+ * Our handler stays installed: sigaction(SIGSEGV, ...) calls of the program (the JVM, Chromium's crash handler, gcc)
+ * are interposed and only record the program's handler, which receives every SIGSEGV that is not a CPUID.
+ * Set NOVNNI_QUIET=1 to silence the one-line notice.
  * If the kernel or CPU cannot fault CPUID, it prints why and changes nothing (exit status of the program is kept);
  * NOVNNI_STRICT=1 makes that fatal (exit 97) so a test cannot silently measure the wrong kernels.
  */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -34,7 +36,10 @@
 #define ARCH_SET_CPUID 0x1012
 #endif
 
-static struct sigaction previous;
+/* the SIGSEGV handler the program believes is installed (its own, or what was there before us) */
+static struct sigaction app;
+static int active;
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 
 static void mask(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d) {
     if (leaf == 7 && sub == 0) {
@@ -68,28 +73,59 @@ static void on_segv(int sig, siginfo_t *info, void *context) {
         r[REG_RIP] += 2;
         return;
     }
-    if (previous.sa_flags & SA_SIGINFO) {
-        previous.sa_sigaction(sig, info, context);
-    } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
-        previous.sa_handler(sig);
+    if (app.sa_flags & SA_SIGINFO) {
+        app.sa_sigaction(sig, info, context);
+    } else if (app.sa_handler != SIG_DFL && app.sa_handler != SIG_IGN) {
+        app.sa_handler(sig);
     } else {
-        signal(sig, SIG_DFL); /* the fault repeats on return and kills the process as it would have */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        real_sigaction(sig, &dfl, NULL); /* the fault repeats on return and kills the process as it would have */
     }
+}
+
+/* Interposed: signal(SIGSEGV, h) records h like sigaction does (glibc's signal does not go through our sigaction). */
+static sighandler_t record_handler(int sig, sighandler_t h, const char *real_name) {
+    if (sig != SIGSEGV || !active) {
+        sighandler_t (*real)(int, sighandler_t) = (sighandler_t (*)(int, sighandler_t)) dlsym(RTLD_NEXT, real_name);
+        return real(sig, h);
+    }
+    sighandler_t before = (app.sa_flags & SA_SIGINFO) ? (sighandler_t) app.sa_sigaction : app.sa_handler;
+    memset(&app, 0, sizeof app);
+    app.sa_handler = h;
+    app.sa_flags = SA_RESTART;
+    return before;
+}
+
+sighandler_t signal(int sig, sighandler_t h) { return record_handler(sig, h, "signal"); }
+sighandler_t sysv_signal(int sig, sighandler_t h) { return record_handler(sig, h, "sysv_signal"); }
+sighandler_t bsd_signal(int sig, sighandler_t h) { return record_handler(sig, h, "bsd_signal"); }
+
+/* Interposed: while the mask is active, the program's SIGSEGV handler is recorded, not installed. */
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+    if (real_sigaction == NULL) real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *)) dlsym(RTLD_NEXT, "sigaction");
+    if (sig != SIGSEGV || !active) return real_sigaction(sig, act, old);
+    if (old != NULL) *old = app;
+    if (act != NULL) app = *act;
+    return 0;
 }
 
 __attribute__((constructor)) static void novnni_init(void) {
     struct sigaction sa;
+    real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *)) dlsym(RTLD_NEXT, "sigaction");
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_segv;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSEGV, &sa, &previous) != 0 || syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) != 0) {
+    if (real_sigaction == NULL || real_sigaction(SIGSEGV, &sa, &app) != 0 || syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) != 0) {
         int e = errno;
         fprintf(stderr, "novnni: cannot make CPUID fault here (%s); running with the real CPU features\n", strerror(e));
-        sigaction(SIGSEGV, &previous, NULL);
+        if (real_sigaction != NULL) real_sigaction(SIGSEGV, &app, NULL);
         if (getenv("NOVNNI_STRICT") != NULL) _exit(97);
         return;
     }
+    active = 1;
     if (getenv("NOVNNI_QUIET") == NULL) {
         fprintf(stderr, "novnni: CPUID reports no AVX-512, VNNI or AMX in this process\n");
     }

@@ -53,8 +53,10 @@ final class NoVnni {
         Path dir = Files.createDirectories(Path.of(System.getProperty("ptq.dist.dir")).getParent().resolve("novnni"));
         lib = dir.resolve("novnni.so");
         Path src = Path.of(System.getProperty("ptq.novnni.src", "src/test/native/novnni.c")).toAbsolutePath();
-        Process cc = new ProcessBuilder("cc", "-O2", "-shared", "-fPIC", "-o", lib.toString(), src.toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("cc.log").toFile()).start();
+        ProcessBuilder ccb = new ProcessBuilder("cc", "-O2", "-shared", "-fPIC", "-o", lib.toString(), src.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("cc.log").toFile());
+        ccb.environment().remove("LD_PRELOAD");
+        Process cc = ccb.start();
         if (!cc.waitFor(60, TimeUnit.SECONDS) || cc.exitValue() != 0)
             return "cannot compile " + src + " with cc (install gcc): " + Files.readString(dir.resolve("cc.log"));
         cpuinfo = dir.resolve("cpuinfo");

@@ -99,10 +99,15 @@ public record CpuInfo(String arch, String model, Set<String> features, Int8Path 
         return h;
     }
 
-    /** Reads {@code ptq.cpuinfo} or {@code /proc/cpuinfo}; {@link Int8Path#UNKNOWN} when that fails. */
+    /**
+     * Reads the file named by system property {@code ptq.cpuinfo}, else by environment variable {@code PTQ_CPUINFO}
+     * (reaches every child process, e.g. test JVMs), else {@code /proc/cpuinfo}; {@link Int8Path#UNKNOWN} when that fails.
+     */
     public static CpuInfo detect() {
         String arch = System.getProperty("os.arch", "unknown");
         String override = System.getProperty("ptq.cpuinfo");
+        if (override == null || override.isBlank()) override = System.getenv("PTQ_CPUINFO");
+        if (override != null && override.isBlank()) override = null;
         Path file = Path.of(override != null && !override.isBlank() ? override : "/proc/cpuinfo");
         if (override == null && !System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux"))
             return unknown(arch, "not Linux (" + System.getProperty("os.name") + "): CPU features not read");
