@@ -56,20 +56,26 @@ final class BaseContext implements PipelineContext {
     /** A report kept as calls, replayable into another report. */
     static final class ScratchReport implements Report {
         private final List<Runnable> log = new ArrayList<>();
+        private final Map<String, List<Runnable>> bySection = new LinkedHashMap<>();
+
+        private void add(String section, Runnable r) {
+            log.add(r);
+            bySection.computeIfAbsent(section, k -> new ArrayList<>()).add(r);
+        }
         private final Map<String, Object> view = new LinkedHashMap<>();
         private Report target;
 
         @Override public synchronized void put(String section, String key, Object value) {
-            log.add(() -> target.put(section, key, value));
+            add(section, () -> target.put(section, key, value));
             view.put(section + "." + key, value);
         }
 
         @Override public synchronized void row(String section, String table, Map<String, Object> row) {
             Map<String, Object> copy = new LinkedHashMap<>(row);
-            log.add(() -> target.row(section, table, copy));
+            add(section, () -> target.row(section, table, copy));
         }
 
-        @Override public synchronized void note(String section, String text) { log.add(() -> target.note(section, text)); }
+        @Override public synchronized void note(String section, String text) { add(section, () -> target.note(section, text)); }
 
         @Override public synchronized Map<String, Object> asMap() { return new LinkedHashMap<>(view); }
 
@@ -78,6 +84,16 @@ final class BaseContext implements PipelineContext {
             target = into;
             log.forEach(Runnable::run);
             target = null;
+        }
+
+        /** Replays what was written to the sections {@code sections} accepts. */
+        synchronized void replay(Report into, java.util.function.Predicate<String> sections) {
+            for (Map.Entry<String, List<Runnable>> e : bySection.entrySet())
+                if (sections.test(e.getKey())) {
+                    target = into;
+                    e.getValue().forEach(Runnable::run);
+                    target = null;
+                }
         }
     }
 }

@@ -64,6 +64,7 @@ final class Quantizer {
         if (speedFp32.isPresent()) {
             values = withIgnored(values, speedFp32.get());
             values.put("speed_check", "off");
+            rep.replay(ctx.report(), section -> section.endsWith(" speed check"));   // its timings, in the run's report once
         }
         List<String> fused = new ArrayList<>();
         if (q.annotations().get(AnnotationKey.QUANTIZED_LAYERS.name()) instanceof List<?> l) for (Object o : l) fused.add(String.valueOf(o));
@@ -76,7 +77,7 @@ final class Quantizer {
     /** Copies what the base reported while building {@code model} into the run's report. */
     void report(Model model) {
         BaseContext.ScratchReport r = reports.get(model);
-        if (r != null) r.replay(ctx.report());
+        if (r != null) r.replay(ctx.report(), section -> !section.endsWith(" speed check"));   // that one is in already (build)
     }
 
     /** Collects (once) any statistic the base needs with parameters {@code p} that is not there yet. */

@@ -60,7 +60,7 @@ final class SpeedCheck {
                       Function<QdqPlan, Model> write, PipelineContext ctx, String section) {
         Map<String, Tensor> feeds = feeds(ctx);
         if (feeds == null) {
-            ctx.report().note(section, "speed_check: no calibration sample to time with; nothing kept in FP32 for speed");
+            ctx.report().note(section(section), "no calibration sample to time with; nothing kept in FP32 for speed");
             return new Result(full, fullModel, List.of());
         }
         SessionOptions opts = SessionOptions.defaults().withThreads(ctx.threads());
@@ -91,7 +91,7 @@ final class SpeedCheck {
                     candPlan = planFor.apply(names);
                     cand = write.apply(candPlan);
                 } catch (RuntimeException e) {               // e.g. a range the full plan did not need
-                    report.note(section, "speed_check: group " + g.getKey() + " not tried: " + e.getMessage());
+                    report.note(section(section), "group " + g.getKey() + " not tried: " + e.getMessage());
                     progress.advance(1);
                     continue;
                 }
@@ -207,7 +207,11 @@ final class SpeedCheck {
         return null;
     }
 
-    private static void report(Report report, String section, List<Trial> trials, double[] vsFp32, int threads) {
+    /** The report section of the speed check: {@code <algorithm> speed check} (a step that re-runs the quantizer copies it). */
+    static String section(String algorithm) { return algorithm + " speed check"; }
+
+    private static void report(Report report, String algorithm, List<Trial> trials, double[] vsFp32, int threads) {
+        String section = section(algorithm);
         List<String> kept = new ArrayList<>();
         for (Trial t : trials) {
             Map<String, Object> row = new LinkedHashMap<>();
