@@ -53,6 +53,33 @@ class NoVnniTest {
         assertTrue(def >= fp32 - 0.003, "README example, default model on AVX2 kernels: " + def + " vs FP32 " + fp32 + "\n" + q.err());
     }
 
+    /** {@code --target-device HOST} on this CPU: the saturation-safe grid, the model timed here, and its accuracy. */
+    @Test
+    void hostTargetTimesTheModelOnTheAvx2KernelsAndKeepsTheAccuracy() throws Exception {
+        Path ex = tmp.resolve("fmnist");
+        Files.createDirectories(ex);
+        for (String f : new String[]{"fmnist_cnn.onnx", "calib-300.npy", "test-1k.npy", "test-1k-labels.npy"})
+            Files.copy(DistributionTest.home.resolve("examples/fmnist").resolve(f), ex.resolve(f));
+        Path out = ex.resolve("host.onnx");
+        DistributionTest.Run q = DistributionTest.ptq(NoVnni.env(), "quantize", "--model", ex.resolve("fmnist_cnn.onnx").toString(),
+                "--data", ex.resolve("calib-300.npy").toString(), "--output", out.toString(), "--target-device", "HOST", "--json");
+        assertEquals(0, q.code(), q.toString());
+        JsonNode sections = DistributionTest.JSON.readTree(q.out()).get("sections");
+        JsonNode speed = sections.get("DefaultQuantization speed check");
+        assertNotNull(speed, "HOST times the model here: " + sections);
+        assertTrue(speed.get("speed_check_by_layer_group").size() >= 3, speed.toString());
+        assertTrue(speed.get("speed_on_this_cpu").asText().contains("no VNNI"), speed.toString());
+        assertEquals("none possible", sections.get("DefaultQuantization").get("int16_saturation_x86_without_vnni").asText(),
+                "HOST on a CPU without VNNI takes the grid that cannot saturate: " + sections.get("DefaultQuantization"));
+        DistributionTest.Run e = DistributionTest.ptq(NoVnni.env(), "evaluate", "--json", "--model", ex.resolve("fmnist_cnn.onnx").toString(),
+                "--model", out.toString(), "--data", ex.resolve("test-1k.npy").toString(), "--labels", ex.resolve("test-1k-labels.npy").toString());
+        assertEquals(0, e.code(), e.toString());
+        JsonNode rows = DistributionTest.JSON.readTree(e.out()).get("results");
+        double fp32 = rows.get(0).get("accuracy").asDouble(), host = rows.get(1).get("accuracy").asDouble();
+        System.out.printf("CPUID masked to AVX2, README example with --target-device HOST: FP32 %.4f, INT8 %.4f; %s%n", fp32, host, speed.get("speed_on_this_cpu").asText());
+        assertTrue(host >= fp32 - 0.003, "HOST model on AVX2 kernels: " + host + " vs FP32 " + fp32);
+    }
+
     @Test
     void defaultQuantizationStaysWithinATenthOfAPointOnTheTenThousandTestImages() throws Exception {
         Path shared = Path.of(System.getProperty("ptq.shared.dir", "../../shared")).toAbsolutePath().normalize();
