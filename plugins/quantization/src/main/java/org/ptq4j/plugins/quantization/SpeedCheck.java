@@ -26,8 +26,8 @@ import java.util.function.Function;
  * kernels run at about FP32 speed, and the Q/DQ, requantization and layout changes around small layers (depthwise
  * convs, squeeze-excite) can cost more than they save.
  * <p>
- * Layers are grouped by what their kernel does ({@link #kind}: depthwise Conv, 1x1 Conv, kxk Conv, Gemm, MatMul,
- * and each integer arithmetic op type), because single layers are below the noise of whole-model timing. Starting
+ * Layers are grouped by what their kernel does ({@link #kind}: depthwise Conv, squeeze-excite Conv, 1x1 Conv, kxk
+ * Conv, Gemm, MatMul, and each integer arithmetic op type), because single layers are below the noise of whole-model timing. Starting
  * from the fully quantized model, each group, largest first, is tried in FP32: the two models run interleaved on one
  * calibration sample (batch 1, the pipeline's threads), and the group stays FP32 when that makes the model faster
  * by more than {@link #MARGIN} (median latency). When the result is still slower than the FP32 model, a second pass
@@ -49,7 +49,7 @@ final class SpeedCheck {
     /** The chosen plan and its model; {@code keptFp32}: node names kept in FP32 for speed. */
     record Result(QdqPlan plan, Model model, List<String> keptFp32) {}
 
-    /** One group's timing: median ms of the current model and of the current model with the group in FP32. */
+    /** One trial: median ms of the current model and of the current model with the group in FP32, in pass 1 or 2. */
     record Trial(String group, int layers, double int8Ms, double fp32Ms, boolean kept, int pass) {}
 
     /**
