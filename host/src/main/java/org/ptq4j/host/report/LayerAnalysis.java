@@ -222,15 +222,7 @@ final class LayerAnalysis {
                 isoOut.put(l, iso.get(n.output(0)));
                 continue;
             }
-            List<String> ins = new ArrayList<>();
-            for (String in : n.inputs()) ins.add(isolated(in, qg, fp32Known, iso, stops, clones));
-            List<String> outs = new ArrayList<>();
-            for (String o : n.outputs()) outs.add(o.isEmpty() ? "" : ISO_PREFIX + o);
-            Node c = new Node(ISO_PREFIX + n.name(), n.opType(), n.domain(), ins, outs);
-            n.attributes().values().forEach(c::set);
-            clones.add(c);
-            for (int i = 0; i < n.outputs().size(); i++) iso.put(n.output(i), outs.get(i));
-            isoOut.put(l, outs.get(0));
+            isoOut.put(l, cloneIsolated(n, qg, fp32Known, iso, stops, clones).output(0));
         }
         for (Node c : clones) ag.addNode(c);
         // what the FP32 run must hand out: layer outputs, isolated inputs, histogrammed activations
@@ -291,18 +283,24 @@ final class LayerAnalysis {
                 r = FP32_PREFIX + t;
             }
         } else {
-            List<String> ins = new ArrayList<>();
-            for (String in : p.inputs()) ins.add(isolated(in, qg, fp32Known, iso, stops, clones));
-            List<String> outs = new ArrayList<>();
-            for (String o : p.outputs()) outs.add(o.isEmpty() ? "" : ISO_PREFIX + o);
-            Node c = new Node(ISO_PREFIX + p.name(), p.opType(), p.domain(), ins, outs);
-            p.attributes().values().forEach(c::set);
-            clones.add(c);
-            for (int i = 0; i < p.outputs().size(); i++) iso.put(p.output(i), outs.get(i));
+            cloneIsolated(p, qg, fp32Known, iso, stops, clones);
             r = iso.get(t);
         }
         iso.put(t, r);
         return r;
+    }
+
+    /** A copy of {@code n} reading the isolated values of its inputs, its outputs renamed {@link #ISO_PREFIX}; recorded in {@code iso} and {@code clones}. */
+    private static Node cloneIsolated(Node n, Graph qg, Set<String> fp32Known, Map<String, String> iso, Set<String> stops, List<Node> clones) {
+        List<String> ins = new ArrayList<>();
+        for (String in : n.inputs()) ins.add(isolated(in, qg, fp32Known, iso, stops, clones));
+        List<String> outs = new ArrayList<>();
+        for (String o : n.outputs()) outs.add(o.isEmpty() ? "" : ISO_PREFIX + o);
+        Node c = new Node(ISO_PREFIX + n.name(), n.opType(), n.domain(), ins, outs);
+        n.attributes().values().forEach(c::set);
+        clones.add(c);
+        for (int i = 0; i < n.outputs().size(); i++) iso.put(n.output(i), outs.get(i));
+        return c;
     }
 
     /** Adds one batch to the sums; false when the tensors do not match. */
