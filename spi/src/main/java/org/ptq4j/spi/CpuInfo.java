@@ -108,7 +108,7 @@ public record CpuInfo(String arch, String model, Set<String> features, Int8Path 
         String override = System.getProperty("ptq.cpuinfo");
         if (override == null || override.isBlank()) override = System.getenv("PTQ_CPUINFO");
         if (override != null && override.isBlank()) override = null;
-        Path file = Path.of(override != null && !override.isBlank() ? override : "/proc/cpuinfo");
+        Path file = Path.of(override != null ? override : "/proc/cpuinfo");
         if (override == null && !System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux"))
             return unknown(arch, "not Linux (" + System.getProperty("os.name") + "): CPU features not read");
         String text;

@@ -90,7 +90,8 @@ final class SpeedCheck {
             for (int pass = 1; pass <= 2; pass++) {
                 double margin = pass == 1 ? MARGIN : 0;
                 for (Map.Entry<String, List<String>> g : groups.entrySet()) {
-                    if (kept.containsAll(g.getValue()) || (pass == 2 && tried(trials, g.getKey()) < 0)) continue;
+                    if (kept.containsAll(g.getValue())) continue;
+                    if (pass == 2 && trials.stream().noneMatch(t -> t.group().equals(g.getKey()))) continue;   // its plan could not be written
                     List<String> names = new ArrayList<>(kept);
                     names.addAll(g.getValue());
                     QdqPlan candPlan;
@@ -126,12 +127,6 @@ final class SpeedCheck {
     /** Whether a candidate timed {@code candidateMs} against the current {@code currentMs} is kept: faster by more than {@code margin}. */
     static boolean decide(double currentMs, double candidateMs, double margin) {
         return candidateMs < currentMs * (1 - margin);
-    }
-
-    /** Index of the group's first trial, or -1 when it was not tried (e.g. its plan could not be written). */
-    private static int tried(List<Trial> trials, String group) {
-        for (int i = 0; i < trials.size(); i++) if (trials.get(i).group().equals(group)) return i;
-        return -1;
     }
 
     /**
