@@ -62,8 +62,11 @@ class DistributionTest {
     static Run ptq(String... args) throws IOException, InterruptedException { return ptq(Map.of(), args); }
 
     /** A writable copy of the shipped example. */
-    Path exampleCopy() throws IOException {
-        Path dst = tmp.resolve("fmnist");
+    Path exampleCopy() throws IOException { return exampleCopy(tmp); }
+
+    /** A writable copy of the shipped example, in {@code dir}/fmnist. */
+    static Path exampleCopy(Path dir) throws IOException {
+        Path dst = dir.resolve("fmnist");
         Files.createDirectories(dst);
         try (Stream<Path> s = Files.list(home.resolve("examples/fmnist"))) {
             for (Path f : s.filter(Files::isRegularFile).toList()) Files.copy(f, dst.resolve(f.getFileName()));

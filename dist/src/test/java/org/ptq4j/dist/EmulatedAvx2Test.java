@@ -50,10 +50,7 @@ class EmulatedAvx2Test {
 
     @Test
     void defaultModelKeepsItsAccuracyWhereFullEightBitWeightsSaturate() throws Exception {
-        Path ex = tmp.resolve("fmnist");
-        Files.createDirectories(ex);
-        for (String f : new String[]{"fmnist_cnn.onnx", "calib-300.npy", "test-1k.npy", "test-1k-labels.npy", "pipeline.yaml"})
-            Files.copy(DistributionTest.home.resolve("examples/fmnist").resolve(f), ex.resolve(f));
+        Path ex = DistributionTest.exampleCopy(tmp);
         // quantized natively: the README's example pipeline (default target ANY), and full 8-bit weights for VNNI CPUs
         DistributionTest.Run q = DistributionTest.ptq("quantize", "-c", ex.resolve("pipeline.yaml").toString());
         assertEquals(0, q.code(), q.toString());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.ptq4j.host.testing.TestAssets;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,10 +33,7 @@ class NoVnniTest {
 
     @Test
     void readmeExampleKeepsItsAccuracyWhereFullEightBitWeightsSaturate() throws Exception {
-        Path ex = tmp.resolve("fmnist");
-        Files.createDirectories(ex);
-        for (String f : new String[]{"fmnist_cnn.onnx", "calib-300.npy", "test-1k.npy", "test-1k-labels.npy", "pipeline.yaml"})
-            Files.copy(DistributionTest.home.resolve("examples/fmnist").resolve(f), ex.resolve(f));
+        Path ex = DistributionTest.exampleCopy(tmp);
         // the README's first command, as a user without VNNI runs it
         DistributionTest.Run q = DistributionTest.ptq(NoVnni.env(), "quantize", "-c", ex.resolve("pipeline.yaml").toString(), "--json");
         assertEquals(0, q.code(), q.toString());
@@ -56,10 +54,7 @@ class NoVnniTest {
     /** {@code --target-device HOST} on this CPU: the saturation-safe grid, the model timed here, and its accuracy. */
     @Test
     void hostTargetTimesTheModelOnTheAvx2KernelsAndKeepsTheAccuracy() throws Exception {
-        Path ex = tmp.resolve("fmnist");
-        Files.createDirectories(ex);
-        for (String f : new String[]{"fmnist_cnn.onnx", "calib-300.npy", "test-1k.npy", "test-1k-labels.npy"})
-            Files.copy(DistributionTest.home.resolve("examples/fmnist").resolve(f), ex.resolve(f));
+        Path ex = DistributionTest.exampleCopy(tmp);
         Path out = ex.resolve("host.onnx");
         DistributionTest.Run q = DistributionTest.ptq(NoVnni.env(), "quantize", "--model", ex.resolve("fmnist_cnn.onnx").toString(),
                 "--data", ex.resolve("calib-300.npy").toString(), "--output", out.toString(), "--target-device", "HOST", "--json");
@@ -82,19 +77,17 @@ class NoVnniTest {
 
     @Test
     void defaultQuantizationStaysWithinATenthOfAPointOnTheTenThousandTestImages() throws Exception {
-        Path shared = Path.of(System.getProperty("ptq.shared.dir", "../../shared")).toAbsolutePath().normalize();
-        Path data = shared.resolve("data");
         List<String> models = List.of("fmnist_cnn", "fmnist_resnet", "fmnist_mlp", "fmnist_mlp_matmul");
         List<String> evaluate = new ArrayList<>(List.of("evaluate", "--json", "--threads", "2", "--batch-size", "250",
-                "--data", data.resolve("fmnist-test-10k-u8.npy").toString(), "--labels", data.resolve("fmnist-test-10k-labels.npy").toString(),
+                "--data", TestAssets.data("fmnist-test-10k-u8.npy").toString(), "--labels", TestAssets.data("fmnist-test-10k-labels.npy").toString(),
                 "--data-param", "dtype=float32", "--data-param", "scale=0.00392156862745098", "--data-param", "mean=[0.2860]", "--data-param", "std=[0.3530]"));
         for (String m : models) {
             Path out = tmp.resolve(m + "_int8.onnx");
-            DistributionTest.Run q = DistributionTest.ptq(NoVnni.env(), "quantize", "--model", shared.resolve("models/" + m + ".onnx").toString(),
-                    "--data", data.resolve("fmnist-calib-300.npy").toString(), "--output", out.toString());
+            DistributionTest.Run q = DistributionTest.ptq(NoVnni.env(), "quantize", "--model", TestAssets.model(m + ".onnx").toString(),
+                    "--data", TestAssets.data("fmnist-calib-300.npy").toString(), "--output", out.toString());
             assertEquals(0, q.code(), q.toString());
             assertTrue(q.out().contains("int16 saturation (x86 without VNNI): none possible"), q.out());
-            evaluate.addAll(List.of("--model", shared.resolve("models/" + m + ".onnx").toString(), "--model", out.toString()));
+            evaluate.addAll(List.of("--model", TestAssets.model(m + ".onnx").toString(), "--model", out.toString()));
         }
         DistributionTest.Run e = DistributionTest.ptq(NoVnni.env(), evaluate.toArray(String[]::new));
         assertEquals(0, e.code(), e.toString());

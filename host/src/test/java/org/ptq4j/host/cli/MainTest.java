@@ -66,10 +66,7 @@ class MainTest {
 
     @BeforeEach
     void assets() throws IOException {
-        Files.copy(TestAssets.model("fmnist_cnn.onnx"), dir.resolve("model.onnx"));
-        Files.copy(TestAssets.data("fmnist-calib-300.npy"), dir.resolve("calib.npy"));
-        Files.copy(TestAssets.data("fmnist-test-1k.npy"), dir.resolve("test.npy"));
-        Files.copy(TestAssets.data("fmnist-test-1k-labels.npy"), dir.resolve("labels.npy"));
+        TestAssets.copyFmnistCnn(dir);
         Files.writeString(dir.resolve("pipeline.yaml"), """
                 model: model.onnx
                 output: out/result.onnx

@@ -35,10 +35,7 @@ class PipelineRunnerTest {
 
     @BeforeEach
     void assets() throws IOException {
-        Files.copy(TestAssets.model("fmnist_cnn.onnx"), dir.resolve("model.onnx"));
-        Files.copy(TestAssets.data("fmnist-calib-300.npy"), dir.resolve("calib.npy"));
-        Files.copy(TestAssets.data("fmnist-test-1k.npy"), dir.resolve("test.npy"));
-        Files.copy(TestAssets.data("fmnist-test-1k-labels.npy"), dir.resolve("labels.npy"));
+        TestAssets.copyFmnistCnn(dir);
     }
 
     private PipelineConfig config(String steps) throws IOException {

@@ -33,4 +33,15 @@ public final class TestAssets {
     public static Path data(String file) { return shared().resolve("data").resolve(file); }
 
     public static Tensor npy(String dataFile) { return Npy.read(data(dataFile)); }
+
+    /**
+     * Copies fmnist_cnn and its data into {@code dir} under short names: {@code model.onnx}, {@code calib.npy}
+     * (300 calibration images), {@code test.npy} and {@code labels.npy} (1k test images).
+     */
+    public static void copyFmnistCnn(Path dir) throws java.io.IOException {
+        Files.copy(model("fmnist_cnn.onnx"), dir.resolve("model.onnx"));
+        Files.copy(data("fmnist-calib-300.npy"), dir.resolve("calib.npy"));
+        Files.copy(data("fmnist-test-1k.npy"), dir.resolve("test.npy"));
+        Files.copy(data("fmnist-test-1k-labels.npy"), dir.resolve("labels.npy"));
+    }
 }
