@@ -145,8 +145,7 @@ public class MinMaxQuantization implements Algorithm {
         if (cfg.speedCheck()) {                              // runtime in the loop: keep FP32 what is faster here
             java.util.function.Function<List<String>, QdqPlan> planFor = names -> prep.plan(cfg.withIgnoredNames(names), section);
             java.util.function.Function<QdqPlan, Model> write = p -> QdqWriter.write(planned, p, cfg, range);
-            SpeedCheck.Result r = timer == null ? SpeedCheck.run(prep.fp32(), plan, out, planFor, write, ctx, section)
-                    : SpeedCheck.run(prep.fp32(), plan, out, planFor, write, timer, ctx, section);
+            SpeedCheck.Result r = SpeedCheck.run(prep.fp32(), plan, out, planFor, write, timer, ctx, section);
             plan = r.plan();
             out = r.model();
             org.ptq4j.spi.model.AnnotationKey.SPEED_FP32_NODES.put(out, r.keptFp32());

@@ -52,31 +52,29 @@ final class SpeedCheck {
     /** One trial: median ms of the current model and of the current model with the group in FP32, in pass 1 or 2. */
     record Trial(String group, int layers, double int8Ms, double fp32Ms, boolean kept, int pass) {}
 
-    /**
-     * @param fp32      the FP32 model (the speed the result must not fall below)
-     * @param full      the plan quantizing everything the configuration allows
-     * @param planFor   the plan with these extra node names kept in FP32
-     * @param write     writes a plan's model
-     */
-    static Result run(Model fp32, QdqPlan full, Model fullModel, Function<List<String>, QdqPlan> planFor,
-                      Function<QdqPlan, Model> write, PipelineContext ctx, String section) {
-        Map<String, Tensor> feeds = feeds(ctx);
-        if (feeds == null) {
-            ctx.report().note(section(section), "no calibration sample to time with; nothing kept in FP32 for speed");
-            return new Result(full, fullModel, List.of());
-        }
-        SessionOptions opts = SessionOptions.defaults().withThreads(ctx.threads());
-        return run(fp32, full, fullModel, planFor, write, models -> time(ctx.engine(), models, feeds, opts), ctx, section);
-    }
-
     /** Median latency in ms of each model, measured side by side. */
     interface Timer {
         double[] medians(List<Model> models);
     }
 
-    /** {@link #run(Model, QdqPlan, Model, Function, Function, PipelineContext, String)} with the given timer. */
+    /**
+     * @param fp32      the FP32 model (the speed the result must not fall below)
+     * @param full      the plan quantizing everything the configuration allows
+     * @param planFor   the plan with these extra node names kept in FP32
+     * @param write     writes a plan's model
+     * @param timer     the clock; null: the engine, on the first calibration sample
+     */
     static Result run(Model fp32, QdqPlan full, Model fullModel, Function<List<String>, QdqPlan> planFor,
                       Function<QdqPlan, Model> write, Timer timer, PipelineContext ctx, String section) {
+        if (timer == null) {
+            Map<String, Tensor> feeds = feeds(ctx);
+            if (feeds == null) {
+                ctx.report().note(section(section), "no calibration sample to time with; nothing kept in FP32 for speed");
+                return new Result(full, fullModel, List.of());
+            }
+            SessionOptions opts = SessionOptions.defaults().withThreads(ctx.threads());
+            timer = models -> time(ctx.engine(), models, feeds, opts);
+        }
         Report report = ctx.report();
         Map<String, List<String>> groups = groups(full);
         List<String> kept = new ArrayList<>();
